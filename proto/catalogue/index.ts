@@ -1,0 +1,30 @@
+import type { OpSpec } from '../op-spec.js';
+import { diagHost } from './diag-host.js';
+
+/**
+ * Every operation ku knows. Adding an operation: one spec file here plus one
+ * line in this list, then its implementation in agent/ops (see agent/README.md).
+ */
+export const CATALOGUE: readonly OpSpec[] = [diagHost];
+
+/** A lookup table over a list of specs (the catalogue, or a test's own). */
+export class Catalogue {
+  readonly specs: ReadonlyMap<string, OpSpec>;
+  constructor(specs: readonly OpSpec[]) {
+    const map = new Map<string, OpSpec>();
+    for (const s of specs) {
+      if (map.has(s.name)) throw new Error(`duplicate op ${s.name}`);
+      map.set(s.name, s);
+    }
+    this.specs = map;
+  }
+  get(name: string): OpSpec | undefined {
+    return this.specs.get(name);
+  }
+  list(): OpSpec[] {
+    return [...this.specs.values()];
+  }
+}
+
+/** The default catalogue. */
+export const catalogue = new Catalogue(CATALOGUE);

@@ -1,0 +1,108 @@
+import { EXIT, type ExitClass } from './exit-codes.js';
+
+interface ErrorDef {
+  /** Which exit code a CLI returns when this error ends a command. */
+  readonly exit: Exclude<ExitClass, 'ok'>;
+  /** Whether the same call may succeed if simply retried later. */
+  readonly retryable: boolean;
+  /** One line that tells the caller (often an AI) what to do next. */
+  readonly hint: string;
+}
+
+/**
+ * The closed registry of ku error codes. Callers decide on the code and the
+ * `retryable` flag, never on message text. Every code is listed in README.md
+ * (a test checks it).
+ */
+export const ERRORS = {
+  // input
+  KU_ERR_INVALID_PARAMS: { exit: 'input', retryable: false, hint: 'Fix the parameters named in the message; run the command with --help to see what it takes.' },
+  KU_ERR_UNKNOWN_OP: { exit: 'input', retryable: false, hint: 'Use an operation from the catalogue; `ku ops` lists them.' },
+  KU_ERR_USAGE: { exit: 'input', retryable: false, hint: 'Run the command with --help for its flags and arguments.' },
+  KU_ERR_IDENTITY_MISSING: { exit: 'input', retryable: false, hint: 'Set KU_IDENTITY (or --identity) to a directory made by `ku-hub principal add`, or run `ku dev` and paste the exports it prints.' },
+  KU_ERR_HUB_ADDRESS_MISSING: { exit: 'input', retryable: false, hint: 'Set KU_HUB (or --hub) to HOST:PORT of the hub.' },
+  KU_ERR_CONFIG_INVALID: { exit: 'input', retryable: false, hint: 'Fix the config file at the paths listed in the message.' },
+  KU_ERR_STATE_INVALID: { exit: 'input', retryable: false, hint: 'Point --state at a directory made by `ku-hub init` (or `ku-agent join` for an agent).' },
+  KU_ERR_NO_TARGET: { exit: 'input', retryable: false, hint: 'No connected agent offers this operation; check `ku agents` and the agents\' allowlists, or name a host with --host.' },
+  KU_ERR_AMBIGUOUS_TARGET: { exit: 'input', retryable: false, hint: 'Several agents offer this operation; pick one with --host NAME or narrow with --selector.' },
+  KU_ERR_TARGET_UNKNOWN: { exit: 'input', retryable: false, hint: 'No agent with that name has joined this hub; `ku agents` lists them.' },
+  KU_ERR_PAYLOAD_TOO_LARGE: { exit: 'input', retryable: false, hint: 'Send smaller parameters; the limit is in the message.' },
+  // denied
+  KU_ERR_AUTH_NO_CERT: { exit: 'denied', retryable: false, hint: 'Connect with a client certificate issued by this hub (KU_IDENTITY).' },
+  KU_ERR_AUTH_UNTRUSTED_CERT: { exit: 'denied', retryable: false, hint: 'The certificate was not issued by this hub\'s CA; get one from this hub (`ku-hub principal add`).' },
+  KU_ERR_AUTH_CERT_EXPIRED: { exit: 'denied', retryable: false, hint: 'The certificate has expired (or is not yet valid); ask the hub operator for a new one.' },
+  KU_ERR_AUTH_BAD_CERT: { exit: 'denied', retryable: false, hint: 'The certificate is not a ku identity certificate; use one issued by `ku-hub`.' },
+  KU_ERR_AUTH_REVOKED: { exit: 'denied', retryable: false, hint: 'This identity was revoked by the hub operator; a new one must be issued.' },
+  KU_ERR_AUTH_WRONG_KIND: { exit: 'denied', retryable: false, hint: 'Agent certificates cannot call the control API and principal certificates cannot act as agents; use the right identity.' },
+  KU_ERR_AUTH_UNKNOWN_PRINCIPAL: { exit: 'denied', retryable: false, hint: 'The hub has no record of this principal; ask the operator to add it.' },
+  KU_ERR_HUB_UNTRUSTED: { exit: 'denied', retryable: false, hint: 'The server did not prove it is this hub (wrong CA or not a hub certificate); check the address and the CA in your identity.' },
+  KU_ERR_POLICY_DENIED: { exit: 'denied', retryable: false, hint: 'Your role does not allow this operation on this target; ask for a role that does, or pick another target.' },
+  KU_ERR_OP_NOT_ALLOWED: { exit: 'denied', retryable: false, hint: 'The target agent\'s allowlist does not enable this operation; the host\'s operator must add it to the agent config.' },
+  KU_ERR_LIMIT_EXCEEDED: { exit: 'denied', retryable: false, hint: 'A parameter exceeds a limit in the agent\'s config; use a smaller value.' },
+  KU_ERR_JOIN_TOKEN_INVALID: { exit: 'denied', retryable: false, hint: 'The join token is unknown or malformed; create one with `ku-hub token create`.' },
+  KU_ERR_JOIN_TOKEN_USED: { exit: 'denied', retryable: false, hint: 'Join tokens are one-time; create a new one with `ku-hub token create`.' },
+  KU_ERR_JOIN_TOKEN_EXPIRED: { exit: 'denied', retryable: false, hint: 'The join token has expired; create a new one with `ku-hub token create`.' },
+  KU_ERR_JOIN_NAME_TAKEN: { exit: 'denied', retryable: false, hint: 'An agent with this name is already enrolled; pick another --name or revoke the old one first.' },
+  // unavailable
+  KU_ERR_HUB_UNREACHABLE: { exit: 'unavailable', retryable: true, hint: 'Check that the hub runs and KU_HUB points at it; then retry.' },
+  KU_ERR_AGENT_OFFLINE: { exit: 'unavailable', retryable: true, hint: 'The agent is not connected to the hub now; check the agent service on that host, then retry.' },
+  KU_ERR_AGENT_DISCONNECTED: { exit: 'unavailable', retryable: true, hint: 'The agent went away while the operation ran; its outcome is unknown: check the target\'s state, then retry.' },
+  KU_ERR_TIMEOUT: { exit: 'unavailable', retryable: true, hint: 'The deadline passed before a result; the operation was cancelled. Retry with a longer --timeout if it is expected to be slow.' },
+  KU_ERR_CANCELLED: { exit: 'unavailable', retryable: true, hint: 'The call was cancelled before it finished; retry if still wanted.' },
+  // failed on a target
+  KU_ERR_OP_FAILED: { exit: 'failed', retryable: false, hint: 'The operation ran and failed on the target; the message and details say why.' },
+  KU_ERR_INTERNAL: { exit: 'failed', retryable: false, hint: 'An unexpected error inside ku; check the hub and agent logs and report it.' },
+} as const satisfies Record<string, ErrorDef>;
+
+/** A ku error code: a key of the registry. */
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Wire and JSON shape of an error, as in every result. */
+export interface KuErrorBody {
+  code: ErrorCode;
+  message: string;
+  hint: string;
+  retryable: boolean;
+  details?: unknown;
+}
+
+/** Whether a string is a code of the registry. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERRORS, code);
+}
+
+/**
+ * The one error class of ku. Thrown anywhere; converted to the wire only at
+ * boundaries (gRPC status mapping, results, CLI exit).
+ */
+export class KuError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'KuError';
+    this.code = code;
+    this.details = details;
+  }
+  get retryable(): boolean {
+    return ERRORS[this.code].retryable;
+  }
+  get hint(): string {
+    return ERRORS[this.code].hint;
+  }
+  toBody(): KuErrorBody {
+    const body: KuErrorBody = { code: this.code, message: this.message, hint: this.hint, retryable: this.retryable };
+    if (this.details !== undefined) body.details = this.details;
+    return body;
+  }
+  /** Rebuild from a wire body; unknown codes become KU_ERR_INTERNAL. */
+  static fromBody(body: { code: string; message: string; details?: unknown }): KuError {
+    if (isErrorCode(body.code)) return new KuError(body.code, body.message, body.details);
+    return new KuError('KU_ERR_INTERNAL', `${body.code}: ${body.message}`, body.details);
+  }
+}
+
+/** Exit code of a process that ends with this error. */
+export function exitCodeOf(code: ErrorCode): number {
+  return EXIT[ERRORS[code].exit];
+}
