@@ -9,7 +9,7 @@ import { connect, type DetailedPeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { KuError } from '../proto/errors.js';
 import type { JoinRequest, JoinResponse } from '../proto/wire.js';
-import { fromGrpcError, GRPC_OPTIONS, kuPackage } from '../runtime/grpc.js';
+import { fromGrpcError, CLIENT_OPTIONS, kuPackage } from '../runtime/grpc.js';
 import { checkHubIdentity, NAME_RE } from '../runtime/identity.js';
 import { parseJoinToken } from '../runtime/join-token.js';
 import { createCsr, generateKeyPair, privateKeyToPem } from '../runtime/pki.js';
@@ -76,7 +76,7 @@ export async function joinHub(opts: JoinOptions): Promise<{ name: string; labels
   const csrPem = await createCsr(keys, name);
   const pkg = kuPackage();
   const creds = grpc.credentials.createSsl(Buffer.from(caPem), null, null, { checkServerIdentity: checkHubIdentity });
-  const client = new pkg.Enroll(opts.hub, creds, GRPC_OPTIONS);
+  const client = new pkg.Enroll(opts.hub, creds, CLIENT_OPTIONS);
   try {
     const res = await new Promise<JoinResponse>((resolve, reject) => {
       const req: JoinRequest = { token: opts.token, csr_pem: csrPem, name, version: KU_VERSION };

@@ -16,10 +16,10 @@ import { hostname } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { KuError, type ErrorCode } from '../proto/errors.js';
 import type { AgentMessage, HubMessage, Welcome } from '../proto/wire.js';
-import { errorFromWire, fromGrpcError, GRPC_OPTIONS, kuPackage } from '../runtime/grpc.js';
+import { errorFromWire, fromGrpcError, CLIENT_OPTIONS, kuPackage } from '../runtime/grpc.js';
 import { checkHubIdentity } from '../runtime/identity.js';
 import type { Logger } from '../runtime/log.js';
-import { createCsr, generateKeyPair, privateKeyToPem } from '../runtime/pki.js';
+import { createCsr, generateKeyPair, privateKeyToPem, SKEW_MS } from '../runtime/pki.js';
 import { KU_VERSION } from '../runtime/version.js';
 import type { Dispatcher } from './dispatch.js';
 import type { AgentState } from './state.js';
@@ -97,7 +97,7 @@ export class AgentLink extends EventEmitter {
     const pkg = kuPackage();
     const creds = grpc.credentials.createSsl(Buffer.from(id.caPem), Buffer.from(id.keyPem), Buffer.from(id.certPem), { checkServerIdentity: checkHubIdentity });
     this.client?.close();
-    const client = new pkg.AgentLink(this.o.hub, creds, GRPC_OPTIONS);
+    const client = new pkg.AgentLink(this.o.hub, creds, CLIENT_OPTIONS);
     this.client = client;
     const call = (client as unknown as { Connect: () => grpc.ClientDuplexStream<AgentMessage, HubMessage> }).Connect();
     this.call = call;
@@ -153,9 +153,10 @@ export class AgentLink extends EventEmitter {
 
   private scheduleRenewal(send: (m: AgentMessage) => void): void {
     const cert = new X509Certificate(this.o.state.identity().certPem);
-    const from = Date.parse(cert.validFrom);
+    // Certificates start SKEW_MS before issuance; measure the lifetime from issuance.
+    const from = Date.parse(cert.validFrom) + SKEW_MS;
     const to = Date.parse(cert.validTo);
-    const at = from + (to - from) * (this.o.renewAt ?? 2 / 3);
+    const at = from + Math.max(0, to - from) * (this.o.renewAt ?? 2 / 3);
     const delay = Math.max(0, at - Date.now());
     this.renewTimer = setTimeout(() => void this.requestRenewal(send), Math.min(delay, 2 ** 31 - 1));
   }

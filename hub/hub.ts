@@ -92,9 +92,14 @@ export function buildHub(stateDir: string, deps: HubDeps = {}): Hub {
       bound = { host, port: (tls.address() as AddressInfo).port };
       auth.watchRevocations();
       sweeper = setInterval(() => {
-        const limit = Date.now() - 3 * hbMs;
+        const now = Date.now();
+        const limit = now - 3 * hbMs;
         for (const s of registry.all()) {
-          if (s.lastHeartbeat < limit) {
+          if (s.certNotAfter <= now) {
+            registry.remove(s);
+            s.close(new KuError('KU_ERR_AUTH_CERT_EXPIRED', `certificate of agent ${s.name} expired without renewal`));
+            log.warn({ agent: s.name }, 'agent certificate expired; dropped');
+          } else if (s.lastHeartbeat < limit) {
             registry.remove(s);
             s.close(new KuError('KU_ERR_AGENT_DISCONNECTED', 'no heartbeat for three intervals'));
             log.warn({ agent: s.name }, 'agent missed heartbeats; dropped');

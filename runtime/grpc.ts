@@ -19,6 +19,13 @@ export const GRPC_OPTIONS: grpc.ChannelOptions = {
   'grpc.enable_retries': 0,
 };
 
+/**
+ * Options for ku clients of the hub. The hub is verified by its CA and its
+ * ku://hub URI (checkHubIdentity), not by host name, so the TLS server name is
+ * a fixed DNS-style name rather than the (often numeric) address.
+ */
+export const CLIENT_OPTIONS: grpc.ChannelOptions = { ...GRPC_OPTIONS, 'grpc.ssl_target_name_override': 'ku-hub' };
+
 /** The loaded `ku.v1` package: service constructors. */
 export interface KuPackage {
   Enroll: grpc.ServiceClientConstructor;

@@ -17,7 +17,7 @@ const nl = (pem: string): string => (pem.endsWith('\n') ? pem : `${pem}\n`);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 /** Tolerated clock skew: certificates start this much in the past. */
-const SKEW_MS = 5 * 60_000;
+export const SKEW_MS = 5 * 60_000;
 
 /** A freshly made ECDSA P-256 key pair. */
 export async function generateKeyPair(): Promise<CryptoKeyPair> {

@@ -1,0 +1,166 @@
+/**
+ * `ku dev`: a hub plus an agent for this machine with generated credentials,
+ * as two child processes (`ku-hub start`, `ku-agent start`) over a state
+ * directory that is reused on the next start. The hub's part has the layout of
+ * `ku-hub init --state`, so every ku-hub admin command works on it.
+ *
+ *   DIR/hub/        hub state         DIR/hub.log, DIR/agent.log   JSON logs
+ *   DIR/agent/      agent state + config.json (dev allowlist)
+ *   DIR/principal/  the dev principal identity (re-issued at every start)
+ *   DIR/env         the export lines printed at start
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { homedir, hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KuError } from '../proto/errors.js';
+import { helpIf, parseFlags } from '../runtime/cli-util.js';
+
+const HUB_MAIN = fileURLToPath(new URL('../hub/main.js', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
+/** The repository's bin/ folder of shims (ku, ku-diag, ...), put on PATH by the printed exports. */
+const BIN_DIR = fileURLToPath(new URL('../../bin', import.meta.url));
+
+export function defaultDevState(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ku', 'dev');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Run a ku program to completion; its stdout, or a KuError with its stderr. */
+function runSync(main: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new KuError('KU_ERR_INTERNAL', `${main.split('/').slice(-2).join('/')} ${args[0]} failed: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout.trim();
+}
+
+function waitPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = (): void => {
+      if (child.exitCode !== null) return reject(new KuError('KU_ERR_INTERNAL', `hub exited with code ${child.exitCode}; see its log`));
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > until) reject(new KuError('KU_ERR_HUB_UNREACHABLE', `hub did not listen on ${port} within ${timeoutMs} ms`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+function startChild(main: string, args: string[], logPath: string): ChildProcess {
+  const log = createWriteStream(logPath, { flags: 'a' });
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  return child;
+}
+
+function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** The dev agent's allowlist: read-only ops only. */
+function devAgentConfig(): object {
+  return { ops: { 'diag.host': {} } };
+}
+
+const HELP = `ku dev [--state DIR] [--port N]
+
+Starts a hub on 127.0.0.1 and an agent for this machine, joined with a real
+token, writes a dev principal identity, and prints the export lines that make
+every ku-* command work from another terminal. Runs until Ctrl-C, then stops
+both. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
+next start; --port applies when the state is first made.`;
+
+/** `ku dev`. */
+export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values } = parseFlags(argv, { state: { type: 'string' }, port: { type: 'string' } });
+  if (helpIf(values.help, HELP)) return 0;
+  const dir = values.state ?? defaultDevState(env);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const hubDir = join(dir, 'hub');
+  const agentDir = join(dir, 'agent');
+  const principalDir = join(dir, 'principal');
+  if (!existsSync(join(hubDir, 'hub.json'))) {
+    const port = values.port ? Number(values.port) : await freePort();
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new KuError('KU_ERR_USAGE', '--port takes a TCP port number');
+    runSync(HUB_MAIN, ['init', '--state', hubDir, '--listen', `127.0.0.1:${port}`, '--name', 'dev-hub']);
+  }
+  const listen = (JSON.parse(readFileSync(join(hubDir, 'hub.json'), 'utf8')) as { listen: string }).listen;
+  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
+  const hubAddr = `127.0.0.1:${port}`;
+  const say = (s: string): boolean => process.stderr.write(`${s}\n`);
+  const hub = startChild(HUB_MAIN, ['start', '--state', hubDir], join(dir, 'hub.log'));
+  const children: ChildProcess[] = [hub];
+  const stopAll = async (): Promise<void> => {
+    for (const c of [...children].reverse()) await stopChild(c);
+  };
+  try {
+    await waitPort(port, hub, 15_000);
+    say(`hub    listening on ${hubAddr} (log ${join(dir, 'hub.log')})`);
+    const name = (hostname().split('.')[0] || 'localhost').toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 63);
+    if (!existsSync(join(agentDir, 'agent.json'))) {
+      const token = runSync(HUB_MAIN, ['token', 'create', '--state', hubDir, '--labels', `env=dev,host=${name}`, '--ttl', '10m']);
+      runSync(AGENT_MAIN, ['join', '--hub', hubAddr, '--token', token, '--state', agentDir, '--name', name]);
+    }
+    if (!existsSync(join(agentDir, 'config.json'))) writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(), null, 2)}\n`);
+    const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'));
+    children.push(agent);
+    runSync(HUB_MAIN, ['principal', 'add', 'dev', '--role', 'admin', '--out', principalDir, '--state', hubDir, '--hub', hubAddr]);
+    const { HubClient } = await import('./client.js');
+    const client = new HubClient({ hub: hubAddr, identityDir: principalDir, session: '' });
+    try {
+      const until = Date.now() + 15_000;
+      while (!(await client.listAgents()).some((a) => a.connected)) {
+        if (agent.exitCode !== null) throw new KuError('KU_ERR_INTERNAL', `agent exited with code ${agent.exitCode}; see ${join(dir, 'agent.log')}`);
+        if (Date.now() > until) throw new KuError('KU_ERR_AGENT_OFFLINE', `agent did not connect within 15 s; see ${join(dir, 'agent.log')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      client.close();
+    }
+    say(`agent  ${name} connected (log ${join(dir, 'agent.log')})`);
+    const exports = `export KU_HUB=${hubAddr}\nexport KU_IDENTITY=${principalDir}\n${existsSync(BIN_DIR) ? `export PATH="${BIN_DIR}:$PATH"\n` : ''}`;
+    writeFileSync(join(dir, 'env'), exports);
+    say('\nPaste these lines in another terminal, then try `ku-diag host`:\n');
+    process.stdout.write(exports);
+    say(`\n(also in ${join(dir, 'env')}; audit: ku-hub audit tail --state ${hubDir})\nCtrl-C stops the hub and the agent.`);
+    const code = await new Promise<number>((resolve) => {
+      process.once('SIGINT', () => resolve(0));
+      process.once('SIGTERM', () => resolve(0));
+      for (const c of children) c.once('exit', (code) => resolve(code === 0 ? 0 : 1));
+    });
+    say('stopping');
+    await stopAll();
+    return code;
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
