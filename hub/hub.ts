@@ -74,6 +74,7 @@ export function buildHub(stateDir: string, deps: HubDeps = {}): Hub {
   const host = listen.slice(0, sep);
   const port = Number(listen.slice(sep + 1));
   let bound = { host, port };
+  let closed = false;
 
   return {
     state,
@@ -111,6 +112,8 @@ export function buildHub(stateDir: string, deps: HubDeps = {}): Hub {
       return bound;
     },
     async close() {
+      if (closed) return;
+      closed = true;
       if (sweeper) clearInterval(sweeper);
       for (const s of registry.all()) {
         registry.remove(s);
