@@ -83,12 +83,17 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
     call.emit('error', toGrpcError(err));
   }
 
+  /** Enrolled agents that still hold a certificate that is not revoked. */
+  function enrolledAgents() {
+    return deps.state.agents().filter((a) => a.serials.some((s) => !deps.auth.isRevoked(s)));
+  }
+
   function resolveTargets(spec: OpSpec, req: RunRequest): Target[] {
-    const known = new Map(deps.state.agents().map((a) => [a.name, a.labels] as const));
+    const known = new Map(enrolledAgents().map((a) => [a.name, a.labels] as const));
     if (req.hosts.length > 0) {
       return [...new Set(req.hosts)].map((name) => {
         const labels = known.get(name);
-        if (!labels) throw new KuError('KU_ERR_TARGET_UNKNOWN', `no agent named ${JSON.stringify(name)} has joined this hub`);
+        if (!labels) throw new KuError('KU_ERR_TARGET_UNKNOWN', `no agent named ${JSON.stringify(name)} is enrolled on this hub (never joined, or revoked)`);
         return { name, labels };
       });
     }
@@ -206,10 +211,8 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
     try {
       principalOf(call);
       const sel = call.request.selector ? parseSelector(call.request.selector) : null;
-      const agents: AgentInfo[] = deps.state
-        .agents()
+      const agents: AgentInfo[] = enrolledAgents()
         .filter((a) => !sel || matches(sel, a.labels))
-        .filter((a) => a.serials.some((s) => !deps.auth.isRevoked(s)))
         .map((a) => {
           const s = deps.registry.get(a.name);
           return {
