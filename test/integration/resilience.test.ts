@@ -9,6 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, control, identityCreds, principal, results, run, runReq, startAgent, startHub, waitFor } from '../helpers/rig.js';
 import { once, sleepEvents } from '../helpers/test-ops.js';
 import { uniq } from '../helpers/rig.js';
+import type * as grpc from '@grpc/grpc-js';
+import type { AgentMessage, HubMessage } from '../../proto/wire.js';
+import { CLIENT_OPTIONS, fromGrpcError, kuPackage } from '../../runtime/grpc.js';
 
 afterAll(cleanup);
 
@@ -27,6 +30,21 @@ describe('agent link lifecycle', () => {
     const c = control(h, identityCreds(id));
     const r = await run(c, runReq('diag.host', { top: 1 }, { hosts: [a.name] })).done;
     expect(results(r.events)[0]?.ok).toBe(true);
+  });
+
+  it('the hub drops an agent whose stream stays open but sends no heartbeats', async () => {
+    const h = await startHub({ config: { heartbeatIntervalMs: 200 } });
+    const a = await startAgent(h, { start: false });
+    // A silent agent: valid identity, says Hello, then nothing.
+    const link = new (kuPackage().AgentLink)(h.addr, identityCreds(a.dir), CLIENT_OPTIONS) as unknown as { Connect(): grpc.ClientDuplexStream<AgentMessage, HubMessage>; close(): void };
+    const call = link.Connect();
+    const ended = new Promise<string>((resolve) => call.on('error', (e) => resolve(fromGrpcError(e).code)));
+    call.on('data', () => undefined);
+    call.write({ hello: { version: 'silent', ops: [{ name: 'diag.host', limits_json: '{}' }], hostname: 'x' } });
+    await waitFor(() => h.hub.registry.get(a.name) !== undefined, 'silent agent to register');
+    await waitFor(() => h.hub.registry.get(a.name) === undefined, 'hub to drop the silent agent');
+    expect(await ended).toBe('KU_ERR_AGENT_DISCONNECTED');
+    link.close();
   });
 
   it('an op in flight when its agent disconnects ends at once with a retryable error', async () => {
