@@ -16,8 +16,21 @@ const FileSchema = z
     ops: z.record(z.string(), z.record(z.string(), z.unknown()).nullable().default({})).describe('allowlisted ops and their limits'),
     maxConcurrentOps: z.number().int().min(1).max(1024).default(16).describe('operations run at once; more are refused as busy'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    systemd: z
+      .object({
+        busAddress: z.string().regex(/^unix:path=\/[^;,\s]+$/).optional().describe('system bus address; default $DBUS_SYSTEM_BUS_ADDRESS or the standard socket'),
+        journalDirectory: z.string().regex(/^\/[^\0]*$/).optional().describe('read the journal from this directory (journalctl -D), e.g. a host journal mounted into a container'),
+      })
+      .strict()
+      .default({})
+      .describe('how this host\'s systemd and journal are reached'),
   })
   .strict();
+
+/** Host-level settings that operations may use. */
+export interface HostSettings {
+  readonly systemd: { readonly busAddress?: string; readonly journalDirectory?: string };
+}
 
 /** The parsed, checked agent config. */
 export interface AgentConfig {
@@ -25,6 +38,7 @@ export interface AgentConfig {
   readonly ops: ReadonlyMap<string, unknown>;
   readonly maxConcurrentOps: number;
   readonly logLevel: string;
+  readonly host: HostSettings;
 }
 
 /** Parse a config document against the op table; all problems in one error. */
@@ -48,7 +62,7 @@ export function parseAgentConfig(raw: unknown, table: readonly OpImpl[], where =
     else ops.set(name, Object.freeze(lr.data));
   }
   if (problems.length) throw new KuError('KU_ERR_CONFIG_INVALID', `${where}: ${problems.join('; ')}`);
-  return Object.freeze({ ops, maxConcurrentOps: r.data.maxConcurrentOps, logLevel: r.data.logLevel });
+  return Object.freeze({ ops, maxConcurrentOps: r.data.maxConcurrentOps, logLevel: r.data.logLevel, host: Object.freeze({ systemd: Object.freeze({ ...r.data.systemd }) }) });
 }
 
 /** Read and parse a config file. */

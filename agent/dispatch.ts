@@ -19,6 +19,7 @@ const MAX_PARAMS_BYTES = 64 * 1024;
 export class Dispatcher {
   private readonly table: ReadonlyMap<string, OpImpl>;
   private readonly running = new Map<string, AbortController>();
+  private readonly stores = new Map<string, Map<string, unknown>>();
 
   constructor(
     table: readonly OpImpl[],
@@ -35,6 +36,12 @@ export class Dispatcher {
 
   get runningCount(): number {
     return this.running.size;
+  }
+
+  private storeOf(op: string): Map<string, unknown> {
+    let s = this.stores.get(op);
+    if (!s) this.stores.set(op, (s = new Map()));
+    return s;
   }
 
   /** Cancel one running op. */
@@ -98,6 +105,8 @@ export class Dispatcher {
           limits: limits as never,
           log,
           exec: this.deps.exec,
+          host: this.config.host,
+          store: this.storeOf(req.op),
           principal: req.principal,
           auditId: req.audit_id,
           progress: (d) => emit({ request_id: req.request_id, progress: { json: JSON.stringify(d) } }),

@@ -17,6 +17,11 @@ export interface ExecOptions {
   uid?: number;
   gid?: number;
   stdin?: string;
+  /**
+   * Stream stdout line by line instead of collecting it. Return false to stop
+   * reading: the program is then terminated and `stoppedEarly` set.
+   */
+  onLine?: (line: string) => boolean | void;
 }
 
 export interface ExecResult {
@@ -27,6 +32,8 @@ export interface ExecResult {
   truncated: boolean;
   timedOut: boolean;
   aborted: boolean;
+  /** onLine asked to stop before the program ended. */
+  stoppedEarly: boolean;
   durationMs: number;
 }
 
@@ -65,6 +72,15 @@ export const execArgv: Executor = (argv, opts) => {
     let truncated = false;
     let timedOut = false;
     let aborted = false;
+    let stoppedEarly = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const stop = (): void => {
+      if (killTimer) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      killTimer.unref();
+    };
+    let partial = '';
     const collect = (buf: Buffer, into: Buffer[], len: number): number => {
       const room = max - len;
       if (room <= 0) {
@@ -75,15 +91,28 @@ export const execArgv: Executor = (argv, opts) => {
       into.push(buf.subarray(0, room));
       return len + Math.min(room, buf.length);
     };
-    child.stdout!.on('data', (b: Buffer) => (outLen = collect(b, out, outLen)));
+    if (opts.onLine) {
+      const onLine = opts.onLine;
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (text: string) => {
+        if (stoppedEarly) return;
+        const parts = (partial + text).split('\n');
+        partial = parts.pop() ?? '';
+        if (partial.length > max) {
+          truncated = true;
+          partial = '';
+        }
+        for (const line of parts) {
+          if (onLine(line) === false) {
+            stoppedEarly = true;
+            stop();
+            return;
+          }
+        }
+      });
+    } else child.stdout!.on('data', (b: Buffer) => (outLen = collect(b, out, outLen)));
     child.stderr!.on('data', (b: Buffer) => (errLen = collect(b, err, errLen)));
     if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
-    let killTimer: NodeJS.Timeout | undefined;
-    const stop = (): void => {
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-      killTimer.unref();
-    };
     const timer = setTimeout(() => {
       timedOut = true;
       stop();
@@ -100,6 +129,7 @@ export const execArgv: Executor = (argv, opts) => {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (opts.onLine && partial && !stoppedEarly) opts.onLine(partial);
       if (killTimer) clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       resolve({
@@ -110,6 +140,7 @@ export const execArgv: Executor = (argv, opts) => {
         truncated,
         timedOut,
         aborted,
+        stoppedEarly,
         durationMs: Date.now() - started,
       });
     });

@@ -62,6 +62,21 @@ const commands = {
       return 0;
     },
   ],
+  'polkit-rule': [
+    'print the polkit rule that lets the agent user restart exactly the allowlisted units',
+    async (argv: string[]) => {
+      const { values } = parseFlags(argv, { config: { type: 'string' }, state: { type: 'string' }, user: { type: 'string' } });
+      if (helpIf(values.help, 'ku-agent polkit-rule [--config FILE] [--user ku-agent]\n\nPrints a polkit rules file; install it as /etc/polkit-1/rules.d/60-ku-agent.rules.')) return 0;
+      const { config, source } = await loadConfig(values.config, values.state ?? DEFAULT_STATE);
+      const { polkitRule } = await import('./polkit.js');
+      try {
+        process.stdout.write(polkitRule(config, values.user ?? 'ku-agent', source));
+      } catch (e) {
+        throw new KuError('KU_ERR_USAGE', (e as Error).message);
+      }
+      return 0;
+    },
+  ],
   version: [
     'print the version',
     async () => {

@@ -85,22 +85,37 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
-/** The dev agent's allowlist: read-only ops only. */
-function devAgentConfig(): object {
-  return { ops: { 'diag.host': {} } };
+/** Whether this machine was booted with systemd (its D-Bus API and journal are there). */
+const hasSystemd = (): boolean => existsSync('/run/systemd/system');
+
+/**
+ * The dev agent's allowlist: reads only (host, and with systemd: unit status,
+ * failed units, journal), plus restarts of the units named by --allow-unit.
+ */
+export function devAgentConfig(allowUnits: string[], systemd: boolean): { ops: Record<string, object> } {
+  const ops: Record<string, object> = { 'diag.host': {} };
+  if (systemd) {
+    Object.assign(ops, { 'sys.status': {}, 'sys.failed': {}, 'journal.query': {}, 'diag.service': {} });
+    if (allowUnits.length) ops['sys.restart'] = { units: allowUnits, budget: { max: 5, windowMinutes: 10 } };
+  }
+  return { ops };
 }
 
-const HELP = `ku dev [--state DIR] [--port N]
+const HELP = `ku dev [--state DIR] [--port N] [--allow-unit GLOB ...]
 
 Starts a hub on 127.0.0.1 and an agent for this machine, joined with a real
 token, writes a dev principal identity, and prints the export lines that make
 every ku-* command work from another terminal. Runs until Ctrl-C, then stops
-both. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
+both. The dev agent may only read (host facts, and on a systemd machine unit
+status, failed units and the journal); --allow-unit GLOB (repeatable, e.g.
+nginx.service or 'app-*') also lets it restart those units. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
 next start; --port applies when the state is first made.`;
 
 /** `ku dev`. */
 export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseFlags(argv, { state: { type: 'string' }, port: { type: 'string' } });
+  const { values } = parseFlags(argv, { state: { type: 'string' }, port: { type: 'string' }, 'allow-unit': { type: 'string', multiple: true } });
+  const allowUnits = values['allow-unit'] ?? [];
+  for (const g of allowUnits) if (!/^[A-Za-z0-9:_.@*\\-]+$/.test(g)) throw new KuError('KU_ERR_USAGE', `--allow-unit ${JSON.stringify(g)}: unit names or globs with *`);
   if (helpIf(values.help, HELP)) return 0;
   const dir = values.state ?? defaultDevState(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -129,7 +144,11 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       const token = runSync(HUB_MAIN, ['token', 'create', '--state', hubDir, '--labels', `env=dev,host=${name}`, '--ttl', '10m']);
       runSync(AGENT_MAIN, ['join', '--hub', hubAddr, '--token', token, '--state', agentDir, '--name', name]);
     }
-    if (!existsSync(join(agentDir, 'config.json'))) writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(), null, 2)}\n`);
+    // Rewritten at every start: the flags of this run decide what the dev agent may do.
+    const systemd = hasSystemd();
+    writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd), null, 2)}\n`);
+    if (!systemd) say('note   this machine did not boot with systemd: sys.* and journal ops are off');
+    else if (!allowUnits.length) say('note   restarts are off; allow some with --allow-unit GLOB');
     const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'));
     children.push(agent);
     runSync(HUB_MAIN, ['principal', 'add', 'dev', '--role', 'admin', '--out', principalDir, '--state', hubDir, '--hub', hubAddr]);

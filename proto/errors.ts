@@ -42,6 +42,9 @@ export const ERRORS = {
   KU_ERR_JOIN_TOKEN_INVALID: { exit: 'denied', retryable: false, hint: 'The join token is unknown or malformed; create one with `ku-hub token create`.' },
   KU_ERR_JOIN_TOKEN_USED: { exit: 'denied', retryable: false, hint: 'Join tokens are one-time; create a new one with `ku-hub token create`.' },
   KU_ERR_JOIN_TOKEN_EXPIRED: { exit: 'denied', retryable: false, hint: 'The join token has expired; create a new one with `ku-hub token create`.' },
+  KU_ERR_UNIT_NOT_ALLOWED: { exit: 'denied', retryable: false, hint: 'The unit is not in the agent\'s sys.restart allowlist on that host; the host\'s operator must add it (names or globs).' },
+  KU_ERR_RESTART_BUDGET_EXCEEDED: { exit: 'denied', retryable: true, hint: 'This unit was restarted too often recently (the agent\'s restart budget); find out why it keeps failing (ku-diag service-status) before trying again later.' },
+  KU_ERR_SYSTEMD_DENIED: { exit: 'denied', retryable: false, hint: 'systemd or polkit refused the agent\'s user; regenerate and install the polkit rule (`ku-agent polkit-rule`) for the allowlist.' },
   KU_ERR_JOIN_NAME_TAKEN: { exit: 'denied', retryable: false, hint: 'An agent with this name is already enrolled; pick another --name or revoke the old one first.' },
   // unavailable
   KU_ERR_HUB_UNREACHABLE: { exit: 'unavailable', retryable: true, hint: 'Check that the hub runs and KU_HUB points at it; then retry.' },
@@ -50,6 +53,10 @@ export const ERRORS = {
   KU_ERR_TIMEOUT: { exit: 'unavailable', retryable: true, hint: 'The deadline passed before a result; the operation was cancelled. Retry with a longer --timeout if it is expected to be slow.' },
   KU_ERR_CANCELLED: { exit: 'unavailable', retryable: true, hint: 'The call was cancelled before it finished; retry if still wanted.' },
   // failed on a target
+  KU_ERR_UNIT_NOT_FOUND: { exit: 'failed', retryable: false, hint: 'systemd has no such unit on that host; check the name (`ku-sys failed`, `systemctl list-units` on the host).' },
+  KU_ERR_UNIT_FAILED: { exit: 'failed', retryable: false, hint: 'The unit did not come back; the journal lines in the details say why. Fix the cause before restarting again.' },
+  KU_ERR_SYSTEMD_UNAVAILABLE: { exit: 'failed', retryable: true, hint: 'The agent could not talk to systemd over D-Bus on that host; check that systemd and dbus run there.' },
+  KU_ERR_JOURNAL_FAILED: { exit: 'failed', retryable: true, hint: 'Reading the journal failed on that host; the message has journalctl\'s error. Check the agent user is in the systemd-journal group.' },
   KU_ERR_OP_FAILED: { exit: 'failed', retryable: false, hint: 'The operation ran and failed on the target; the message and details say why.' },
   KU_ERR_INTERNAL: { exit: 'failed', retryable: false, hint: 'An unexpected error inside ku; check the hub and agent logs and report it.' },
 } as const satisfies Record<string, ErrorDef>;

@@ -1,8 +1,13 @@
 import type { OpImpl } from './types.js';
 import diagHost from './diag-host.js';
+import diagService from './diag-service.js';
+import journalQuery from './journal-query.js';
+import sysFailed from './sys-failed.js';
+import sysRestart from './sys-restart.js';
+import sysStatus from './sys-status.js';
 
 /**
  * Every operation this agent build can perform. The agent config (allowlist)
  * narrows it per host. Adding an op: one file in this folder plus one line here.
  */
-export const OP_TABLE: readonly OpImpl[] = [diagHost];
+export const OP_TABLE: readonly OpImpl[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed];

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { OpSpec } from '../../proto/op-spec.js';
 import type { Logger } from '../../runtime/log.js';
+import type { HostSettings } from '../config.js';
 import type { Executor } from '../executor.js';
 
 /** What an operation gets from the dispatch pipeline. */
@@ -17,6 +18,10 @@ export interface OpContext<L = unknown> {
   progress(data: unknown): void;
   /** Stream a chunk of partial results (any JSON) to the caller. */
   chunk(data: unknown): void;
+  /** Host-level settings from the agent config (how to reach systemd, the journal, ...). */
+  host: HostSettings;
+  /** State this op keeps across calls on this agent (e.g. restart budgets). */
+  store: Map<string, unknown>;
   /** The principal and audit id the hub attached, for provenance. */
   principal: string;
   auditId: string;

@@ -1,11 +1,16 @@
 import type { OpSpec } from '../op-spec.js';
 import { diagHost } from './diag-host.js';
+import { diagService } from './diag-service.js';
+import { journalQuery } from './journal-query.js';
+import { sysFailed } from './sys-failed.js';
+import { sysRestart } from './sys-restart.js';
+import { sysStatus } from './sys-status.js';
 
 /**
  * Every operation ku knows. Adding an operation: one spec file here plus one
  * line in this list, then its implementation in agent/ops (see agent/README.md).
  */
-export const CATALOGUE: readonly OpSpec[] = [diagHost];
+export const CATALOGUE: readonly OpSpec[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed];
 
 /** A lookup table over a list of specs (the catalogue, or a test's own). */
 export class Catalogue {

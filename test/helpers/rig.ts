@@ -82,14 +82,14 @@ export interface AgentCtx {
 /** Create a token, join through the real Enroll RPC, start the agent and wait until connected. */
 export async function startAgent(
   h: HubCtx,
-  opts: { name?: string; labels?: Labels; ops?: Record<string, object>; table?: readonly OpImpl[]; start?: boolean } = {},
+  opts: { name?: string; labels?: Labels; ops?: Record<string, object>; table?: readonly OpImpl[]; start?: boolean; host?: { systemd: Record<string, string> } } = {},
 ): Promise<AgentCtx> {
   const name = opts.name ?? uniq('agent');
   const dir = join(tmp('ku-agent-'), 'agent');
   const { token } = h.state.createToken(opts.labels ?? { env: 'test' }, 60_000);
   await joinHub({ hub: h.addr, token, stateDir: dir, name });
   const table = opts.table ?? testTable;
-  const config = parseAgentConfig({ ops: opts.ops ?? { 'diag.host': {}, 'test.sleep': {} } }, table);
+  const config = parseAgentConfig({ ops: opts.ops ?? { 'diag.host': {}, 'test.sleep': {} }, ...(opts.host ? { systemd: opts.host.systemd } : {}) }, table);
   const agent = buildAgent(dir, { config, table, hub: h.addr, backoff: { baseMs: 50, capMs: 500 } });
   cleanups.push(() => agent.close());
   if (opts.start !== false) {
@@ -172,10 +172,10 @@ export function cli(bin: string, args: string[], env: Record<string, string> = {
 }
 
 /** Wait until `pred` holds, polling; fails with `what` after timeoutMs. */
-export async function waitFor(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(pred: () => boolean | Promise<boolean>, what: string | (() => string), timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await pred())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${typeof what === 'function' ? what() : what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

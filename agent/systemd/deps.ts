@@ -1,0 +1,33 @@
+/**
+ * How systemd ops reach systemd: a factory the ops call, so unit tests can
+ * substitute a fake bus while test/system drives the real one.
+ */
+import { connectSystemd, type SystemdBus } from './bus.js';
+
+export type BusFactory = (busAddress?: string) => Promise<SystemdBus>;
+
+let factory: BusFactory = connectSystemd;
+
+/** Connect to systemd (the real bus unless a test swapped the factory). */
+export function openBus(busAddress?: string): Promise<SystemdBus> {
+  return factory(busAddress);
+}
+
+/** For unit tests only: replace the bus factory; returns a function that restores it. */
+export function setBusFactory(f: BusFactory): () => void {
+  const prev = factory;
+  factory = f;
+  return () => {
+    factory = prev;
+  };
+}
+
+/** Run `fn` with a bus connection that is always closed afterwards. */
+export async function withBus<T>(busAddress: string | undefined, fn: (bus: SystemdBus) => Promise<T>): Promise<T> {
+  const bus = await openBus(busAddress);
+  try {
+    return await fn(bus);
+  } finally {
+    bus.close();
+  }
+}
