@@ -36,4 +36,12 @@ describe('executor', () => {
     await expect(execArgv(['/bin/echo', 'a\0b'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'KU_ERR_INTERNAL' });
     await expect(execArgv(['/no/such/program'], { timeoutMs: 100 })).rejects.toMatchObject({ code: 'KU_ERR_OP_FAILED' });
   });
+
+  it('streams lines and stops the program when the reader has enough', async () => {
+    const seen: string[] = [];
+    const r = await execArgv(['/usr/bin/seq', '1', '1000000'], { timeoutMs: 10_000, onLine: (l) => (seen.push(l), seen.length < 5) });
+    expect(seen).toEqual(['1', '2', '3', '4', '5']);
+    expect(r.stoppedEarly).toBe(true);
+    expect(r.stdout).toBe('');
+  });
 });

@@ -18,6 +18,11 @@ export interface SystemdOptions {
   units: Record<string, string>;
   /** polkit rules file name → contents (installed before boot) */
   polkitRules?: Record<string, string>;
+  /**
+   * Give the instance its own network namespace (only lo). Default true. Tests whose services
+   * must reach a hub on the host's 127.0.0.1 pass false.
+   */
+  isolateNetwork?: boolean;
 }
 
 export interface SystemdInstance {
@@ -95,7 +100,7 @@ set -e
 mount -t tmpfs -o mode=755,size=64m tmpfs /run
 mkdir -p /run/systemd/journald.conf.d
 printf '[Journal]\\nStorage=volatile\\nReadKMsg=no\\nRateLimitBurst=0\\n' > /run/systemd/journald.conf.d/ku.conf
-ip link set lo up 2>/dev/null || true
+${opts.isolateNetwork === false ? '' : 'ip link set lo up 2>/dev/null || true'}
 mount --bind ${rules} /etc/polkit-1/rules.d
 exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=ku-test.target
 `,
@@ -104,7 +109,7 @@ exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:
   const joinCg = roots.map((r) => `echo $$ > ${join(r, cgroup, 'cgroup.procs')}`).join('; ');
   const launcher: ChildProcess = spawn(
     'bash',
-    ['-c', `${joinCg}; exec unshare --pid --fork --kill-child --mount --mount-proc --propagation private --net -- ${dir}/init.sh`],
+    ['-c', `${joinCg}; exec unshare --pid --fork --kill-child --mount --mount-proc --propagation private ${opts.isolateNetwork === false ? '' : '--net'} -- ${dir}/init.sh`],
     { stdio: ['ignore', 'ignore', 'ignore'], detached: false },
   );
   launcher.on('error', () => undefined);
@@ -128,7 +133,7 @@ exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:
     journalDir: `${root}/run/log/journal`,
     nsenterArgs,
     systemctl: (...args) => {
-      const r = spawnSync('nsenter', ['-t', String(pid1), '-m', '-p', '-n', '--', 'systemctl', '--no-pager', ...args], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync('nsenter', ['-t', String(pid1), '-m', '-p', '--', 'systemctl', '--no-pager', ...args], { encoding: 'utf8', timeout: 30_000 });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     },
     down: async () => {
@@ -170,7 +175,7 @@ exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:
     },
   };
   await waitUntil(() => existsSync(`${root}/run/systemd/private`), 'systemd to start', 10_000);
-  const up = spawnSync('nsenter', ['-t', String(pid1), '-m', '-p', '-n', '--', 'systemctl', 'is-system-running', '--wait'], { encoding: 'utf8', timeout: 30_000 });
+  const up = spawnSync('nsenter', ['-t', String(pid1), '-m', '-p', '--', 'systemctl', 'is-system-running', '--wait'], { encoding: 'utf8', timeout: 30_000 });
   if (!['running', 'degraded'].includes(up.stdout.trim())) {
     const console = existsSync(join(dir, 'console.log')) ? readFileSync(join(dir, 'console.log'), 'utf8') : '';
     await inst.down();
