@@ -11,10 +11,10 @@ export const journalQuery = defineOp({
   timeoutMs: 60_000,
   params: z
     .object({
-      unit: unitName.optional(),
-      priority: priority.optional(),
-      since: timeSpec.optional(),
-      until: timeSpec.optional(),
+      unit: unitName.optional().describe('only this unit (".service" assumed without a unit type)'),
+      priority: priority.optional().describe('lowest severity to include: a name (err, warning, ...) or 0-7'),
+      since: timeSpec.optional().describe('from this time: a duration ago (30m, 2h, 7d) or an ISO 8601 timestamp'),
+      until: timeSpec.optional().describe('up to this time: a duration ago or an ISO 8601 timestamp'),
       lines: z.number().int().min(1).max(100_000).default(100).describe('most entries to return (the agent may cap lower)'),
       match: z.string().min(1).max(512).optional().describe('only entries whose message contains this fixed string'),
     })
