@@ -32,6 +32,13 @@ export interface SystemdInstance {
   journalDir: string;
   /** argv prefix that runs a command inside the instance's mount and pid namespaces */
   nsenterArgs: string[];
+  /**
+   * Make a host directory visible inside the instance at a fixed path under its private /run
+   * (bind mount in the instance's mount namespace), so that its services and unprivileged
+   * processes can read a checkout that lives where they could not (under /root, or under a
+   * /tmp that PrivateTmp= hides). Returns the path inside.
+   */
+  expose(hostDir: string, name: string): string;
   /** run systemctl inside the instance */
   systemctl(...args: string[]): { code: number; stdout: string; stderr: string };
   down(): Promise<void>;
@@ -132,6 +139,12 @@ exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:
     busAddress: `unix:path=${root}/run/dbus/system_bus_socket`,
     journalDir: `${root}/run/log/journal`,
     nsenterArgs,
+    expose: (hostDir, name) => {
+      const inside = `/run/ku-expose/${name}`;
+      const r = spawnSync('nsenter', ['-t', String(pid1), '-m', '--', 'sh', '-c', 'mkdir -p "$1" && mount --bind "$2" "$1" && mount -o remount,bind,ro "$1"', 'sh', inside, hostDir], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`systemd rig: cannot expose ${hostDir}: ${r.stderr}`);
+      return inside;
+    },
     systemctl: (...args) => {
       const r = spawnSync('nsenter', ['-t', String(pid1), '-m', '-p', '--', 'systemctl', '--no-pager', ...args], { encoding: 'utf8', timeout: 30_000 });
       return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

@@ -22,15 +22,16 @@ let h: HubCtx;
 let c: ControlStub;
 
 /** The shipped unit with only what differs on a test machine replaced: user, paths, state name. */
-function testUnit(hub: string): string {
+function testUnit(hub: string, src: string): string {
   const shipped = readFileSync(join(ROOT, 'deploy/systemd/ku-agent.service'), 'utf8');
   return shipped
     .replace(/^User=ku-agent$/m, 'User=nobody')
     .replace(/^Group=ku-agent$/m, 'Group=nogroup')
     .replace(/^StateDirectory=ku-agent$/m, `StateDirectory=${STATE_NAME}`)
     .replace(/^ConfigurationDirectory=ku$/m, '')
-    .replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${join(ROOT, 'dist/agent/main.js')} start --state ${STATE} --config ${STATE}/agent.json --hub ${hub}`)
-    .replace(/^WantedBy=.*$/m, 'WantedBy=ku-test.target');
+    .replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${join(src, 'dist/agent/main.js')} start --state ${STATE} --config ${STATE}/agent.json --hub ${hub}`)
+    .replace(/^WantedBy=.*$/m, 'WantedBy=ku-test.target')
+    ;
 }
 
 beforeAll(async () => {
@@ -45,17 +46,21 @@ beforeAll(async () => {
   const cfgFile = join(STATE, 'agent.json');
   const rule = await cli('ku-agent', ['polkit-rule', '--config', cfgFile, '--user', 'nobody']);
   expect(rule.code).toBe(0);
-  const unit = testUnit(h.addr);
-  expect(unit).toContain('ProtectSystem=strict'); // the hardening is the shipped one
   sd = await bootSystemd({
     isolateNetwork: false,
     polkitRules: { '60-ku-agent.rules': rule.stdout },
     units: {
       'ku-demo.service': `[Service]\nExecStart=/bin/sh -c 'while :; do echo "<3>demo error"; sleep 5; done'\n`,
       'ku-other.service': `[Service]\nExecStart=/bin/sleep infinity\n`,
-      'ku-agent.service': unit,
     },
   });
+  // The checkout may live where the unit cannot see it (/root, or /tmp behind PrivateTmp=);
+  // a real install lives in /usr. Expose it read-only under the instance's /run.
+  const unit = testUnit(h.addr, sd.expose(ROOT, 'src'));
+  expect(unit).toContain('ProtectSystem=strict'); // the hardening is the shipped one
+  writeFileSync(join(sd.dir, 'units', 'ku-agent.service'), unit);
+  expect(sd.systemctl('daemon-reload').code).toBe(0);
+  expect(sd.systemctl('start', 'ku-agent.service').code).toBe(0);
   c = control(h, identityCreds(await principal(h)));
   await waitFor(() => h.hub.registry.get(NAME) !== undefined, () => `the unit's agent to connect: ${sd.systemctl('status', 'ku-agent.service').stdout}`, 30_000);
 }, 120_000);
