@@ -87,9 +87,8 @@ export async function runOpBin(bin: OpBin, argv: string[], env: NodeJS.ProcessEn
           out.stdout(`${JSON.stringify({ host: ev.host, op: ev.op, event: ev.kind, data })}\n`);
         } else if (ev.kind === 'progress') {
           out.stderr(`${ev.host}: ${ev.progress?.json}\n`);
-        } else if (ev.kind === 'chunk') {
-          out.stdout(`${ev.chunk?.json}\n`);
         }
+        // On a terminal, chunks are not printed: the result that follows holds the same data.
       },
       ac.signal,
     );
