@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { diagService } from '../../proto/catalogue/diag-service.js';
 import { resolveUnitName } from '../../proto/catalogue/systemd-common.js';
-import { KuError } from '../../proto/errors.js';
-import { withBus } from '../systemd/deps.js';
+import { existingUnit, withBus } from '../systemd/deps.js';
 import { readJournal } from '../systemd/journal.js';
 import { implement } from './types.js';
 
@@ -11,8 +10,7 @@ export default implement({
   limits: z.object({}).strict(),
   async run(params, ctx) {
     const unit = resolveUnitName(params.name);
-    const status = await withBus(ctx.host.systemd.busAddress, (bus) => bus.status(unit));
-    if (status.loadState === 'not-found') throw new KuError('KU_ERR_UNIT_NOT_FOUND', `no unit ${unit} on this host`, { unit });
+    const status = await withBus(ctx.host.systemd.busAddress, (bus) => existingUnit(bus, unit));
     const { entries } = await readJournal(ctx.exec, {
       unit,
       priority: 3,

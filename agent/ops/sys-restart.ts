@@ -9,7 +9,7 @@ import { resolveUnitName } from '../../proto/catalogue/systemd-common.js';
 import { sysRestart } from '../../proto/catalogue/sys-restart.js';
 import { KuError } from '../../proto/errors.js';
 import type { UnitStatus } from '../systemd/bus.js';
-import { withBus } from '../systemd/deps.js';
+import { existingUnit, withBus } from '../systemd/deps.js';
 import { readJournal, type JournalEntry } from '../systemd/journal.js';
 import { implement } from './types.js';
 
@@ -65,8 +65,7 @@ export default implement({
     const unit = resolveUnitName(params.unit);
     const l = ctx.limits;
     return withBus(ctx.host.systemd.busAddress, async (bus) => {
-      const before = await bus.status(unit);
-      if (before.loadState === 'not-found') throw new KuError('KU_ERR_UNIT_NOT_FOUND', `no unit ${unit} on this host`, { unit });
+      const before = await existingUnit(bus, unit);
       const now = Date.now();
       const b = budget(ctx.store, unit, l, now);
       if (params.dryRun) {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { resolveUnitName } from '../../proto/catalogue/systemd-common.js';
 import { sysStatus } from '../../proto/catalogue/sys-status.js';
-import { KuError } from '../../proto/errors.js';
-import { withBus } from '../systemd/deps.js';
+import { existingUnit, withBus } from '../systemd/deps.js';
 import { implement } from './types.js';
 
 export default implement({
@@ -10,8 +9,6 @@ export default implement({
   limits: z.object({}).strict(),
   async run(params, ctx) {
     const unit = resolveUnitName(params.unit);
-    const status = await withBus(ctx.host.systemd.busAddress, (bus) => bus.status(unit));
-    if (status.loadState === 'not-found') throw new KuError('KU_ERR_UNIT_NOT_FOUND', `no unit ${unit} on this host`, { unit });
-    return status;
+    return withBus(ctx.host.systemd.busAddress, (bus) => existingUnit(bus, unit));
   },
 });

@@ -2,7 +2,8 @@
  * How systemd ops reach systemd: a factory the ops call, so unit tests can
  * substitute a fake bus while test/system drives the real one.
  */
-import { connectSystemd, type SystemdBus } from './bus.js';
+import { KuError } from '../../proto/errors.js';
+import { connectSystemd, type SystemdBus, type UnitStatus } from './bus.js';
 
 export type BusFactory = (busAddress?: string) => Promise<SystemdBus>;
 
@@ -30,4 +31,11 @@ export async function withBus<T>(busAddress: string | undefined, fn: (bus: Syste
   } finally {
     bus.close();
   }
+}
+
+/** Status of a unit that must exist: `KU_ERR_UNIT_NOT_FOUND` when systemd has no such unit. */
+export async function existingUnit(bus: SystemdBus, unit: string): Promise<UnitStatus> {
+  const status = await bus.status(unit);
+  if (status.loadState === 'not-found') throw new KuError('KU_ERR_UNIT_NOT_FOUND', `no unit ${unit} on this host`, { unit });
+  return status;
 }
