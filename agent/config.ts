@@ -24,12 +24,44 @@ const FileSchema = z
       .strict()
       .default({})
       .describe('how this host\'s systemd and journal are reached'),
+    postgres: z
+      .object({
+        databases: z
+          .record(
+            z.string().regex(/^[A-Za-z0-9_-]{1,63}$/),
+            z
+              .object({
+                urlFile: z.string().regex(/^\/[^\0]*$/).optional().describe('file holding the connection URL (postgres://...); read at each connection'),
+                urlEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional().describe('environment variable holding the connection URL'),
+                tables: z
+                  .array(z.string().regex(/^[A-Za-z0-9_$*]+\.[A-Za-z0-9_$*]+$/, 'SCHEMA.TABLE globs with *'))
+                  .min(1)
+                  .describe('tables ku may index, as SCHEMA.TABLE globs ("public.*"); system catalogs never qualify'),
+                maxBuilds: z.number().int().min(1).max(16).default(1).describe('index builds at once in this database'),
+              })
+              .strict()
+              .refine((d) => !!d.urlFile !== !!d.urlEnv, 'give exactly one of urlFile or urlEnv'),
+          )
+          .default({}),
+      })
+      .strict()
+      .default({ databases: {} })
+      .describe('databases the pg ops may use; connection secrets come from a file or the environment, never the config itself'),
   })
   .strict();
+
+/** A database the pg ops may use. The URL is read on demand and never logged. */
+export interface PgDatabase {
+  readonly name: string;
+  readonly url: () => string;
+  readonly tables: readonly string[];
+  readonly maxBuilds: number;
+}
 
 /** Host-level settings that operations may use. */
 export interface HostSettings {
   readonly systemd: { readonly busAddress?: string; readonly journalDirectory?: string };
+  readonly postgres: ReadonlyMap<string, PgDatabase>;
 }
 
 /** The parsed, checked agent config. */
@@ -42,7 +74,7 @@ export interface AgentConfig {
 }
 
 /** Parse a config document against the op table; all problems in one error. */
-export function parseAgentConfig(raw: unknown, table: readonly OpImpl[], where = 'agent config'): AgentConfig {
+export function parseAgentConfig(raw: unknown, table: readonly OpImpl[], where = 'agent config', env: Readonly<Record<string, string | undefined>> = {}): AgentConfig {
   const r = FileSchema.safeParse(raw);
   const problems: string[] = [];
   if (!r.success) {
@@ -61,19 +93,37 @@ export function parseAgentConfig(raw: unknown, table: readonly OpImpl[], where =
     if (!lr.success) for (const i of lr.error.issues) problems.push(`ops.${name}.${i.path.join('.')}: ${i.message}`);
     else ops.set(name, Object.freeze(lr.data));
   }
+  const postgres = new Map<string, PgDatabase>();
+  for (const [name, d] of Object.entries(r.data.postgres.databases)) {
+    let url: () => string;
+    if (d.urlEnv) {
+      const value = env[d.urlEnv];
+      if (!value) problems.push(`postgres.databases.${name}.urlEnv: ${d.urlEnv} is not set in the agent's environment`);
+      url = () => value ?? '';
+    } else {
+      const file = d.urlFile!;
+      url = () => readFileSync(file, 'utf8').trim();
+    }
+    postgres.set(name, Object.freeze({ name, url, tables: Object.freeze([...d.tables]), maxBuilds: d.maxBuilds }));
+  }
   if (problems.length) throw new KuError('KU_ERR_CONFIG_INVALID', `${where}: ${problems.join('; ')}`);
-  return Object.freeze({ ops, maxConcurrentOps: r.data.maxConcurrentOps, logLevel: r.data.logLevel, host: Object.freeze({ systemd: Object.freeze({ ...r.data.systemd }) }) });
+  return Object.freeze({
+    ops,
+    maxConcurrentOps: r.data.maxConcurrentOps,
+    logLevel: r.data.logLevel,
+    host: Object.freeze({ systemd: Object.freeze({ ...r.data.systemd }), postgres }),
+  });
 }
 
 /** Read and parse a config file. */
-export function loadAgentConfig(path: string, table: readonly OpImpl[]): AgentConfig {
+export function loadAgentConfig(path: string, table: readonly OpImpl[], env: Readonly<Record<string, string | undefined>> = {}): AgentConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new KuError('KU_ERR_CONFIG_INVALID', `${path}: ${(e as Error).message}`);
   }
-  return parseAgentConfig(raw, table, path);
+  return parseAgentConfig(raw, table, path, env);
 }
 
 /** The config used when none is given: every read-only op with default limits, nothing that mutates. */

@@ -14,7 +14,7 @@ async function loadConfig(path: string | undefined, stateDir: string) {
   const [{ loadAgentConfig, defaultAgentConfig }, { OP_TABLE }, { DEFAULT_CONFIG_FILE }] = await Promise.all([import('./config.js'), import('./ops/index.js'), import('./state.js')]);
   const candidates = path ? [path] : [join(stateDir, DEFAULT_CONFIG_FILE), SYSTEM_CONFIG];
   for (const p of candidates) {
-    if (path || existsSync(p)) return { config: loadAgentConfig(p, OP_TABLE), source: p };
+    if (path || existsSync(p)) return { config: loadAgentConfig(p, OP_TABLE, process.env), source: p };
   }
   return { config: defaultAgentConfig(OP_TABLE), source: 'built-in default (read-only ops)' };
 }

@@ -39,6 +39,10 @@ describe('flags derived from the op spec', () => {
     expect(r.common).toEqual({ host: ['h1'], json: true });
   });
 
+  it('keeps negative numbers with their flag', () => {
+    expect(parseOpArgs(spec, ['u', '--max-lines', '-5']).params.maxLines).toBe(-5);
+  });
+
   it('refuses non-numbers, unknown flags, extra arguments and the same param twice', () => {
     expect(() => parseOpArgs(spec, ['u', '--max-lines', '5x'])).toThrow(expect.objectContaining({ code: 'KU_ERR_INVALID_PARAMS' }));
     expect(() => parseOpArgs(spec, ['u', '--evil'])).toThrow(expect.objectContaining({ code: 'KU_ERR_USAGE' }));

@@ -80,9 +80,20 @@ export function parseOpArgs(spec: OpSpec, argv: string[]): ParsedOpArgs {
     options[f.flag] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind.endsWith('[]') ? { multiple: true } : {}) };
     if (f.kind === 'boolean') options[`no-${f.flag}`] = { type: 'boolean' };
   }
+  // A value that looks like a negative number (a pg queryid can be negative) belongs to its flag.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') ? a.slice(2) : '';
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new KuError('KU_ERR_USAGE', (e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }

@@ -2,6 +2,11 @@ import type { OpImpl } from './types.js';
 import diagHost from './diag-host.js';
 import diagService from './diag-service.js';
 import journalQuery from './journal-query.js';
+import pgAdvise from './pg-advise.js';
+import pgApplyIndex from './pg-apply-index.js';
+import pgDropIndex from './pg-drop-index.js';
+import { builds as pgBuilds, explain as pgExplain, topQueries as pgTopQueries } from './pg-read.js';
+import pgVerifyIndex from './pg-verify-index.js';
 import sysFailed from './sys-failed.js';
 import sysRestart from './sys-restart.js';
 import sysStatus from './sys-status.js';
@@ -10,4 +15,7 @@ import sysStatus from './sys-status.js';
  * Every operation this agent build can perform. The agent config (allowlist)
  * narrows it per host. Adding an op: one file in this folder plus one line here.
  */
-export const OP_TABLE: readonly OpImpl[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed];
+export const OP_TABLE: readonly OpImpl[] = [
+  diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
+  pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
+];

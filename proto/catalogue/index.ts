@@ -2,6 +2,7 @@ import type { OpSpec } from '../op-spec.js';
 import { diagHost } from './diag-host.js';
 import { diagService } from './diag-service.js';
 import { journalQuery } from './journal-query.js';
+import { pgAdvise, pgApplyIndex, pgBuilds, pgDropIndex, pgExplain, pgTopQueries, pgVerifyIndex } from './pg-ops.js';
 import { sysFailed } from './sys-failed.js';
 import { sysRestart } from './sys-restart.js';
 import { sysStatus } from './sys-status.js';
@@ -10,7 +11,8 @@ import { sysStatus } from './sys-status.js';
  * Every operation ku knows. Adding an operation: one spec file here plus one
  * line in this list, then its implementation in agent/ops (see agent/README.md).
  */
-export const CATALOGUE: readonly OpSpec[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed];
+export const CATALOGUE: readonly OpSpec[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
+  pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds];
 
 /** A lookup table over a list of specs (the catalogue, or a test's own). */
 export class Catalogue {

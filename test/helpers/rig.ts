@@ -82,14 +82,29 @@ export interface AgentCtx {
 /** Create a token, join through the real Enroll RPC, start the agent and wait until connected. */
 export async function startAgent(
   h: HubCtx,
-  opts: { name?: string; labels?: Labels; ops?: Record<string, object>; table?: readonly OpImpl[]; start?: boolean; host?: { systemd: Record<string, string> } } = {},
+  opts: {
+    name?: string;
+    labels?: Labels;
+    ops?: Record<string, object>;
+    table?: readonly OpImpl[];
+    start?: boolean;
+    host?: { systemd: Record<string, string> };
+    /** more top-level agent config (e.g. postgres) and the environment it reads secrets from */
+    extra?: Record<string, unknown>;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<AgentCtx> {
   const name = opts.name ?? uniq('agent');
   const dir = join(tmp('ku-agent-'), 'agent');
   const { token } = h.state.createToken(opts.labels ?? { env: 'test' }, 60_000);
   await joinHub({ hub: h.addr, token, stateDir: dir, name });
   const table = opts.table ?? testTable;
-  const config = parseAgentConfig({ ops: opts.ops ?? { 'diag.host': {}, 'test.sleep': {} }, ...(opts.host ? { systemd: opts.host.systemd } : {}) }, table);
+  const config = parseAgentConfig(
+    { ops: opts.ops ?? { 'diag.host': {}, 'test.sleep': {} }, ...(opts.host ? { systemd: opts.host.systemd } : {}), ...opts.extra },
+    table,
+    'test agent config',
+    opts.env ?? {},
+  );
   const agent = buildAgent(dir, { config, table, hub: h.addr, backoff: { baseMs: 50, capMs: 500 } });
   cleanups.push(() => agent.close());
   if (opts.start !== false) {

@@ -1,0 +1,290 @@
+/**
+ * ku-pg against a real PostgreSQL 15 with pg_stat_statements and hypopg,
+ * driven through the ku-pg CLI, the hub and an agent over mTLS.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { join } from 'node:path';
+import { cleanup, cli, principal, ROOT, startAgent, startHub, waitFor, type HubCtx } from '../helpers/rig.js';
+import { requirePostgresRig, startPostgres, type PgInstance } from '../rig/postgres.js';
+
+const enabled = requirePostgresRig();
+
+let db: PgInstance;
+let h: HubCtx;
+let env: Record<string, string>;
+const AGENT = 'pg-host';
+
+const PG_OPS = {
+  'pg.top-queries': {},
+  'pg.explain': {},
+  'pg.advise': { minCost: 1000, minSavingPct: 30 },
+  'pg.apply-index': { lockTimeoutMs: 1000, allowUnique: true, cleanupTimeoutMs: 30_000 },
+  'pg.verify-index': { minSavingPct: 30 },
+  'pg.drop-index': {},
+  'pg.builds': {},
+};
+
+/** Run ku-pg with the test's identity; parse the JSON result line. */
+async function kupg(...args: string[]): Promise<{ code: number; out: Record<string, any>; events: Record<string, any>[]; stderr: string }> {
+  const r = await cli('ku-pg', [...args, '--json'], env);
+  const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return { code: r.code, out: lines.find((l) => l.ok !== undefined) ?? {}, events: lines.filter((l) => l.event), stderr: r.stderr };
+}
+
+const indexes = async (table: string) =>
+  (await db.sql<{ name: string; valid: boolean }>(`SELECT indexrelid::regclass::text AS name, indisvalid AS valid FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1`, [table], 'app'));
+
+beforeAll(async () => {
+  if (!enabled) return;
+  db = await startPostgres();
+  await db.sql('CREATE DATABASE app');
+  for (const s of [
+    "CREATE ROLE app_owner NOLOGIN",
+    "CREATE ROLE app_user LOGIN PASSWORD 'app-pw' IN ROLE app_owner",
+    "CREATE ROLE other_owner NOLOGIN",
+  ]) await db.sql(s);
+  // The agent's role, exactly as deploy/postgres says.
+  const role = db.psqlFile(join(ROOT, 'deploy/postgres/ku-agent-role.sql'), { owner: 'app_owner', password: 'agent-pw' }, 'app');
+  expect(role.code, role.out).toBe(0);
+  for (const s of [
+    'ALTER SCHEMA public OWNER TO app_owner',
+    'SET ROLE app_owner',
+    'CREATE TABLE orders AS SELECT g AS id, g % 50000 AS customer_id, md5(g::text) AS note FROM generate_series(1, 1000000) g',
+    'ALTER TABLE orders ADD PRIMARY KEY (id)',
+    'CREATE TABLE events AS SELECT g AS id, g % 2 AS tenant, (g / 2) % 1000 AS kind, now() AS at FROM generate_series(1, 400000) g',
+    'CREATE TABLE dupes AS SELECT g % 10 AS v FROM generate_series(1, 1000) g',
+    'RESET ROLE',
+    'CREATE TABLE secret_stuff (id int)',
+    'ALTER TABLE secret_stuff OWNER TO other_owner',
+    'CREATE SCHEMA "Sales"',
+    'ALTER SCHEMA "Sales" OWNER TO app_owner',
+    'SET ROLE app_owner',
+    'CREATE TABLE "Sales"."Customers" ("Id" int PRIMARY KEY, "Email" text)',
+    'INSERT INTO "Sales"."Customers" SELECT g, \'u\' || g || \'@x\' FROM generate_series(1, 20000) g',
+    'RESET ROLE',
+    'ANALYZE',
+  ]) await db.sql(s, [], 'app');
+  h = await startHub();
+  await startAgent(h, {
+    name: AGENT,
+    ops: PG_OPS,
+    extra: { postgres: { databases: { app: { urlEnv: 'KU_PG_APP', tables: ['public.orders', 'public.events', 'public.dupes', 'Sales.*'], maxBuilds: 1 } } } },
+    env: { KU_PG_APP: db.url('ku_agent', 'app', 'agent-pw') },
+  });
+  env = { KU_HUB: h.addr, KU_IDENTITY: await principal(h, 'admin', 'dba-bot') };
+}, 120_000);
+
+afterAll(async () => {
+  await cleanup();
+  if (db) await db.stop();
+});
+
+describe.runIf(enabled)('the auto-indexing loop through ku-pg', () => {
+  it('top-queries → explain → advise → apply-index → verify-index says SHIP', async () => {
+    const app = await db.client('app_user', 'app', 'app-pw');
+    await db.sql('SELECT pg_stat_statements_reset()', [], 'app');
+    for (let i = 0; i < 3; i++) await app.query('SELECT * FROM orders WHERE customer_id = $1', [42 + i]);
+
+    const top = await kupg('top-queries', '--limit', '5');
+    expect(top.code).toBe(0);
+    const slow = top.out.data.queries.find((q: { query: string }) => q.query.includes('FROM orders WHERE customer_id'));
+    expect(slow).toBeDefined();
+    expect(slow.calls).toBe(3);
+    expect(slow.query).toContain('$1');
+
+    const ex = await kupg('explain', '--queryid', slow.queryid);
+    expect(ex.code).toBe(0);
+    expect(ex.out.data.summary.seqScans).toEqual(['public.orders']);
+    expect(ex.out.data.summary.indexesUsed).toEqual([]);
+
+    const adv = await kupg('advise', '--top', '5');
+    expect(adv.code, JSON.stringify(adv.out)).toBe(0);
+    const rec = adv.out.data.recommendations.find((r: { table: string }) => r.table === 'public.orders');
+    if (!rec) console.log(JSON.stringify(adv.out, null, 1));
+    expect(rec).toMatchObject({ table: 'public.orders', columns: ['customer_id'] });
+    expect(rec.savingsPct).toBeGreaterThan(90);
+    expect(rec.queries).toContain(slow.query);
+    expect((await indexes('orders')).map((i) => i.name)).toEqual(['orders_pkey']); // advise created nothing
+
+    const ap = await kupg('apply-index', '--table', 'orders', '--column', 'customer_id', '--queryid', slow.queryid);
+    expect(ap.code, ap.stderr).toBe(0);
+    expect(ap.out.data).toMatchObject({ table: 'public.orders', index: 'ku_orders_customer_id_idx', status: 'created' });
+    expect(ap.out.data.ddl).toBe('CREATE INDEX CONCURRENTLY "ku_orders_customer_id_idx" ON "public"."orders" USING btree ("customer_id")');
+    expect(ap.out.data.baselineCost).toBeCloseTo(ex.out.data.summary.totalCost, 1);
+    const comment = (await db.sql<{ c: string }>("SELECT obj_description('ku_orders_customer_id_idx'::regclass, 'pg_class') AS c", [], 'app'))[0]!.c;
+    expect(JSON.parse(comment)).toMatchObject({ by: 'ku', principal: 'dba-bot', auditId: ap.out.auditId, baselineCost: ap.out.data.baselineCost });
+
+    const v = await kupg('verify-index', '--index', 'ku_orders_customer_id_idx', '--queryid', slow.queryid);
+    expect(v.code).toBe(0);
+    expect(v.out.data.verdict).toBe('SHIP');
+    expect(v.out.data.checks).toMatchObject({ valid: true, ready: true, used: true, runningBuilds: 0, invalidIndexes: [], idleInTransaction: 0 });
+    expect(v.out.data.checks.savingsPct).toBeGreaterThan(90);
+
+    const again = await kupg('apply-index', '--table', 'public.orders', '--column', 'customer_id');
+    expect(again.out.data).toMatchObject({ status: 'exists', existing: 'ku_orders_customer_id_idx' });
+  });
+
+  it('REVISE path: the single-column index does not help, drop it, the two-column index ships', async () => {
+    const q = 'SELECT * FROM events WHERE tenant = $1 AND kind = $2';
+    const one = await kupg('apply-index', '--table', 'events', '--column', 'tenant', '--query', q);
+    expect(one.code).toBe(0);
+    const v1 = await kupg('verify-index', '--index', one.out.data.index, '--query', q);
+    expect(v1.out.data.verdict).toBe('REVISE');
+    expect(v1.out.data.checks.used).toBe(false);
+    expect(v1.out.data.reasons.join(' ')).toMatch(/does not use/);
+    const drop = await kupg('drop-index', '--index', one.out.data.index);
+    expect(drop.code).toBe(0);
+    expect(drop.out.data).toMatchObject({ dropped: true, ddl: `DROP INDEX CONCURRENTLY "public"."${one.out.data.index}"` });
+    const two = await kupg('apply-index', '--table', 'events', '--column', 'tenant', '--column', 'kind', '--query', q);
+    expect(two.code).toBe(0);
+    const v2 = await kupg('verify-index', '--index', two.out.data.index, '--query', q);
+    expect(v2.out.data.verdict).toBe('SHIP');
+    expect((await indexes('events')).map((i) => i.name)).toEqual(['ku_events_tenant_kind_idx']);
+  });
+
+  it('mixed-case schemas, tables and columns work with correct quoting', async () => {
+    const r = await kupg('apply-index', '--table', 'Sales.Customers', '--column', 'Email');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out.data.ddl).toBe('CREATE INDEX CONCURRENTLY "ku_Customers_Email_idx" ON "Sales"."Customers" USING btree ("Email")');
+    expect((await indexes('"Sales"."Customers"')).map((i) => i.name)).toContain('"Sales"."ku_Customers_Email_idx"');
+  });
+});
+
+describe.runIf(enabled)('builds do not block writers, and failures leave nothing behind', () => {
+  it('a concurrent writer keeps committing throughout the build, and progress streams', async () => {
+    const writer = await db.client('app_user', 'app', 'app-pw');
+    let commits = 0;
+    let building = true;
+    const commitTimes: number[] = [];
+    const loop = (async () => {
+      while (building) {
+        await writer.query('UPDATE orders SET note = md5(random()::text) WHERE id = $1', [1 + Math.floor(Math.random() * 1_000_000)]);
+        commits++;
+        commitTimes.push(Date.now());
+      }
+    })();
+    const t0 = Date.now();
+    const r = await kupg('apply-index', '--table', 'orders', '--column', 'note');
+    const t1 = Date.now();
+    building = false;
+    await loop;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out.data.status).toBe('created');
+    const during = commitTimes.filter((t) => t > t0 && t < t1);
+    expect(during.length).toBeGreaterThan(20);
+    // No gap longer than a second between commits while the index was built.
+    const gaps = during.slice(1).map((t, i) => t - during[i]!);
+    expect(Math.max(...gaps)).toBeLessThan(1000);
+    expect(r.events.some((e) => e.event === 'progress' && e.data.index === 'ku_orders_note_idx')).toBe(true);
+  });
+
+  it('lock_timeout: typed retryable error and no INVALID index remains', async () => {
+    // An open writing transaction that ends by itself after a few seconds (as RIG.md does it).
+    const blocker: pg.Client = await db.client('app_user', 'app', 'app-pw');
+    await blocker.query('BEGIN');
+    await blocker.query('UPDATE events SET at = now() WHERE id = 1');
+    const holding = blocker.query('SELECT pg_sleep(4)').then(() => blocker.query('COMMIT'));
+    // The build commits its catalog row, then waits for the open transaction: lock_timeout (1 s) fires,
+    // and the INVALID index it left is dropped once the blocker is gone.
+    const r = await kupg('apply-index', '--table', 'events', '--column', 'at');
+    await holding;
+    expect(r.code).toBe(1);
+    expect(r.out.error.code).toBe('KU_ERR_PG_LOCK_TIMEOUT');
+    expect(r.out.error.retryable).toBe(true);
+    await waitFor(async () => (await indexes('events')).every((i) => i.valid), 'cleanup of the INVALID index', 30_000);
+    expect((await indexes('events')).map((i) => i.name)).toEqual(['ku_events_tenant_kind_idx']);
+  });
+
+  it('unique build on duplicate data: typed error, nothing left', async () => {
+    const r = await kupg('apply-index', '--table', 'dupes', '--column', 'v', '--unique');
+    expect(r.code).toBe(1);
+    expect(r.out.error.code).toBe('KU_ERR_PG_DUPLICATE_KEYS');
+    expect(r.out.error.details.leftoverDropped).toBe(true);
+    expect(await indexes('dupes')).toEqual([]);
+  });
+
+  it('a crash-like INVALID leftover of the same name is dropped and rebuilt', async () => {
+    // A leftover exactly as a crashed build leaves it: same name, INVALID.
+    await db.sql('SET ROLE app_owner; CREATE INDEX ku_dupes_v_idx ON dupes (v); RESET ROLE', [], 'app');
+    await db.sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ku_dupes_v_idx'::regclass", [], 'app');
+    expect(await indexes('dupes')).toEqual([{ name: 'ku_dupes_v_idx', valid: false }]);
+    const r = await kupg('apply-index', '--table', 'dupes', '--column', 'v');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.out.data.status).toBe('rebuilt');
+    expect(await indexes('dupes')).toEqual([{ name: 'ku_dupes_v_idx', valid: true }]);
+  });
+});
+
+describe.runIf(enabled)('refused with clear codes and no DDL sent', () => {
+  it('identifiers carrying SQL, unknown names, tables outside the allowlist, system catalogs, long names', async () => {
+    const before = await db.sql<{ n: number }>('SELECT count(*)::int AS n FROM pg_class WHERE relkind = \'i\'', [], 'app');
+    const cases: [string[], number, string][] = [
+      [['--table', 'users; DROP TABLE orders', '--column', 'id'], 2, 'KU_ERR_INVALID_PARAMS'],
+      [['--table', 'orders', '--column', 'id"); DROP TABLE orders; --'], 2, 'KU_ERR_INVALID_PARAMS'],
+      [['--table', "orders'", '--column', 'id'], 2, 'KU_ERR_INVALID_PARAMS'],
+      [['--table', 'orders/**/', '--column', 'id'], 2, 'KU_ERR_INVALID_PARAMS'],
+      [['--table', 'x'.repeat(64), '--column', 'id'], 2, 'KU_ERR_INVALID_PARAMS'],
+      [['--table', 'nosuch', '--column', 'id'], 1, 'KU_ERR_PG_TABLE_NOT_FOUND'],
+      [['--table', 'orders', '--column', 'nosuch'], 1, 'KU_ERR_PG_COLUMN_NOT_FOUND'],
+      [['--table', 'secret_stuff', '--column', 'id'], 3, 'KU_ERR_PG_TABLE_NOT_ALLOWED'],
+      [['--table', 'pg_catalog.pg_class', '--column', 'relname'], 3, 'KU_ERR_PG_TABLE_NOT_ALLOWED'],
+      [['--table', 'orders', '--column', 'id', '--db', 'other'], 3, 'KU_ERR_PG_DB_NOT_ALLOWED'],
+    ];
+    for (const [args, code, err] of cases) {
+      const r = await kupg('apply-index', ...args);
+      expect(r.out.error?.code, args.join(' ')).toBe(err);
+      expect(r.code, args.join(' ')).toBe(code);
+    }
+    const after = await db.sql<{ n: number }>('SELECT count(*)::int AS n FROM pg_class WHERE relkind = \'i\'', [], 'app');
+    expect(after[0]!.n).toBe(before[0]!.n);
+    expect((await db.sql('SELECT count(*)::int AS n FROM orders', [], 'app'))[0]).toEqual({ n: 1_000_000 });
+  });
+
+  it('drop-index refuses indexes ku did not make and those behind constraints', async () => {
+    const pk = await kupg('drop-index', '--index', 'orders_pkey');
+    expect(pk.out.error.code).toBe('KU_ERR_PG_INDEX_BACKS_CONSTRAINT');
+    await db.sql('CREATE INDEX manual_idx ON events (kind)', [], 'app');
+    await db.sql('ALTER INDEX manual_idx OWNER TO app_owner', [], 'app').catch(() => undefined);
+    const manual = await kupg('drop-index', '--index', 'manual_idx');
+    expect(manual.out.error.code).toBe('KU_ERR_PG_INDEX_NOT_OURS');
+    expect((await indexes('events')).map((i) => i.name)).toContain('manual_idx');
+    expect((await indexes('orders')).map((i) => i.name)).toContain('orders_pkey');
+  });
+
+  it('explain refuses two statements and EXPLAIN ANALYZE, and runs nothing', async () => {
+    for (const q of ['SELECT 1; DROP TABLE orders', 'EXPLAIN ANALYZE SELECT * FROM orders', 'DROP TABLE orders', 'SELECT 1; SELECT 2']) {
+      const r = await kupg('explain', '--query', q);
+      expect(r.out.error?.code, q).toBe('KU_ERR_PG_QUERY_INVALID');
+      expect(r.code).toBe(2);
+    }
+    const del = await kupg('explain', '--query', 'DELETE FROM orders WHERE id < 10');
+    expect(del.code).toBe(0); // explained, not executed
+    expect((await db.sql('SELECT count(*)::int AS n FROM orders', [], 'app'))[0]).toEqual({ n: 1_000_000 });
+  });
+});
+
+describe.runIf(enabled)('the roles in deploy/postgres do what they say', () => {
+  it('mcp-readonly reads tables and statistics, and cannot write or run DDL', async () => {
+    const r = db.psqlFile(join(ROOT, 'deploy/postgres/mcp-readonly-role.sql'), { db: 'app', schema: 'public', owner: 'app_owner', password: 'ro-pw' }, 'app');
+    expect(r.code, r.out).toBe(0);
+    const ro = await db.client('mcp_readonly', 'app', 'ro-pw');
+    expect((await ro.query('SELECT count(*)::int AS n FROM events')).rows[0].n).toBe(400_000);
+    expect((await ro.query('SELECT count(*)::int AS n FROM pg_stat_statements')).rows[0].n).toBeGreaterThan(0);
+    for (const stmt of ["INSERT INTO events (id) VALUES (-1)", 'CREATE TABLE t (x int)', 'CREATE INDEX ON events (at)', 'DROP TABLE dupes', 'UPDATE orders SET note = null WHERE id = 1']) {
+      await expect(ro.query(stmt), stmt).rejects.toThrow(/read-only transaction|permission denied|must be owner/);
+    }
+    await ro.query('SET default_transaction_read_only = off');
+    await expect(ro.query("INSERT INTO events (id) VALUES (-1)")).rejects.toThrow(/permission denied/);
+  });
+
+  it('the agent role builds indexes on the owner\'s tables and nowhere else', async () => {
+    const agent = await db.client('ku_agent', 'app', 'agent-pw');
+    await agent.query('CREATE INDEX CONCURRENTLY role_probe_idx ON dupes (v)');
+    await agent.query('DROP INDEX CONCURRENTLY role_probe_idx');
+    await expect(agent.query('CREATE INDEX CONCURRENTLY nope_idx ON secret_stuff (id)')).rejects.toThrow(/must be owner/);
+    await expect(agent.query('CREATE ROLE x')).rejects.toThrow(/permission denied/);
+    await expect(agent.query('CREATE DATABASE x')).rejects.toThrow(/permission denied/);
+    expect((await agent.query('SELECT count(*)::int AS n FROM pg_stat_statements')).rows[0].n).toBeGreaterThan(0);
+  });
+});
