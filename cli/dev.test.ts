@@ -11,4 +11,13 @@ describe('ku dev allowlist', () => {
     expect(rw.ops.get('sys.restart')).toMatchObject({ units: ['nginx.service', 'app-*'] });
     expect([...parseAgentConfig(devAgentConfig(['x'], false), OP_TABLE).ops.keys()]).toEqual(['diag.host']);
   });
+
+  it('--pg adds every ku-pg op and the database, its URL only through the environment', () => {
+    const raw = devAgentConfig([], false, ['shop']);
+    expect(JSON.stringify(raw)).not.toContain('postgres://');
+    const cfg = parseAgentConfig(raw, OP_TABLE, 'dev', { KU_DEV_PG_SHOP: 'postgres://u:p@127.0.0.1:5432/shop' });
+    expect([...cfg.ops.keys()].filter((k) => k.startsWith('pg.')).length).toBe(7);
+    expect(cfg.host.postgres.get('shop')!.url()).toBe('postgres://u:p@127.0.0.1:5432/shop');
+    expect(cfg.host.postgres.get('shop')!.tables).toEqual(['*.*']);
+  });
 });

@@ -65,9 +65,9 @@ function waitPort(port: number, child: ChildProcess, timeoutMs: number): Promise
   });
 }
 
-function startChild(main: string, args: string[], logPath: string): ChildProcess {
+function startChild(main: string, args: string[], logPath: string, env: Record<string, string> = {}): ChildProcess {
   const log = createWriteStream(logPath, { flags: 'a' });
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
@@ -92,28 +92,46 @@ const hasSystemd = (): boolean => existsSync('/run/systemd/system');
  * The dev agent's allowlist: reads only (host, and with systemd: unit status,
  * failed units, journal), plus restarts of the units named by --allow-unit.
  */
-export function devAgentConfig(allowUnits: string[], systemd: boolean): { ops: Record<string, object> } {
+export function devAgentConfig(allowUnits: string[], systemd: boolean, pgNames: string[] = []): { ops: Record<string, object>; postgres?: object } {
   const ops: Record<string, object> = { 'diag.host': {} };
+  if (pgNames.length) {
+    for (const op of ['pg.top-queries', 'pg.explain', 'pg.advise', 'pg.verify-index', 'pg.builds', 'pg.apply-index', 'pg.drop-index']) ops[op] = {};
+  }
   if (systemd) {
     Object.assign(ops, { 'sys.status': {}, 'sys.failed': {}, 'journal.query': {}, 'diag.service': {} });
     if (allowUnits.length) ops['sys.restart'] = { units: allowUnits, budget: { max: 5, windowMinutes: 10 } };
   }
-  return { ops };
+  if (!pgNames.length) return { ops };
+  // Every non-system table; the URL reaches the agent through its environment, never its config or argv.
+  const databases = Object.fromEntries(pgNames.map((n) => [n, { urlEnv: devPgEnv(n), tables: ['*.*'] }]));
+  return { ops, postgres: { databases } };
 }
 
-const HELP = `ku dev [--state DIR] [--port N] [--allow-unit GLOB ...]
+/** The environment variable that carries a dev database URL to the agent. */
+export const devPgEnv = (name: string): string => `KU_DEV_PG_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+
+const HELP = `ku dev [--state DIR] [--port N] [--allow-unit GLOB ...] [--pg NAME=postgres://... ...]
 
 Starts a hub on 127.0.0.1 and an agent for this machine, joined with a real
 token, writes a dev principal identity, and prints the export lines that make
 every ku-* command work from another terminal. Runs until Ctrl-C, then stops
 both. The dev agent may only read (host facts, and on a systemd machine unit
 status, failed units and the journal); --allow-unit GLOB (repeatable, e.g.
-nginx.service or 'app-*') also lets it restart those units. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
+nginx.service or 'app-*') also lets it restart those units. --pg NAME=URL
+(repeatable) adds a database for every ku-pg command, all non-system tables. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
 next start; --port applies when the state is first made.`;
 
 /** `ku dev`. */
 export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseFlags(argv, { state: { type: 'string' }, port: { type: 'string' }, 'allow-unit': { type: 'string', multiple: true } });
+  const { values } = parseFlags(argv, { state: { type: 'string' }, port: { type: 'string' }, 'allow-unit': { type: 'string', multiple: true }, pg: { type: 'string', multiple: true } });
+  const pgEnv: Record<string, string> = {};
+  const pgNames: string[] = [];
+  for (const spec of values.pg ?? []) {
+    const m = /^([A-Za-z0-9_-]{1,63})=(postgres(ql)?:\/\/.+)$/.exec(spec);
+    if (!m) throw new KuError('KU_ERR_USAGE', '--pg takes NAME=postgres://USER:PASSWORD@HOST:PORT/DB');
+    pgNames.push(m[1]!);
+    pgEnv[devPgEnv(m[1]!)] = m[2]!;
+  }
   const allowUnits = values['allow-unit'] ?? [];
   for (const g of allowUnits) if (!/^[A-Za-z0-9:_.@*\\-]+$/.test(g)) throw new KuError('KU_ERR_USAGE', `--allow-unit ${JSON.stringify(g)}: unit names or globs with *`);
   if (helpIf(values.help, HELP)) return 0;
@@ -146,10 +164,10 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     // Rewritten at every start: the flags of this run decide what the dev agent may do.
     const systemd = hasSystemd();
-    writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd), null, 2)}\n`);
+    writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd, pgNames), null, 2)}\n`);
     if (!systemd) say('note   this machine did not boot with systemd: sys.* and journal ops are off');
     else if (!allowUnits.length) say('note   restarts are off; allow some with --allow-unit GLOB');
-    const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'));
+    const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'), pgEnv);
     children.push(agent);
     runSync(HUB_MAIN, ['principal', 'add', 'dev', '--role', 'admin', '--out', principalDir, '--state', hubDir, '--hub', hubAddr]);
     const { HubClient } = await import('./client.js');

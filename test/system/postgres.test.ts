@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { join } from 'node:path';
-import { cleanup, cli, principal, ROOT, startAgent, startHub, waitFor, type HubCtx } from '../helpers/rig.js';
+import { cleanup, cli, control, identityCreds, principal, results, ROOT, run, runReq, startAgent, startHub, waitFor, type HubCtx } from '../helpers/rig.js';
 import { requirePostgresRig, startPostgres, type PgInstance } from '../rig/postgres.js';
 
 const enabled = requirePostgresRig();
@@ -204,6 +204,34 @@ describe.runIf(enabled)('builds do not block writers, and failures leave nothing
     expect(await indexes('dupes')).toEqual([]);
   });
 
+  it('a cancelled call cancels the build and leaves no INVALID index', async () => {
+    const c = control(h, identityCreds(env.KU_IDENTITY!));
+    const live = run(c, runReq('pg.apply-index', { table: 'orders', column: ['note', 'customer_id'] }, { hosts: [AGENT] }));
+    await waitFor(async () => (await db.sql("SELECT 1 FROM pg_stat_progress_create_index", [], 'app')).length > 0, 'the build to start', 20_000);
+    live.call.cancel();
+    const r = await live.done;
+    expect(r.error?.code).toBe('KU_ERR_CANCELLED');
+    await waitFor(async () => (await db.sql("SELECT 1 FROM pg_class WHERE relname = 'ku_orders_note_customer_id_idx'", [], 'app')).length === 0, 'the cancelled build to be cleaned up', 30_000);
+    expect((await indexes('orders')).every((i) => i.valid)).toBe(true);
+  });
+
+  it('one build per table and a per-database limit, across agents (advisory locks)', async () => {
+    const holder = await db.client('postgres', 'app');
+    const oid = (await holder.query("SELECT 'public.events'::regclass::oid::int AS oid")).rows[0].oid;
+    await holder.query('SELECT pg_advisory_lock($1, $2)', [0x6b750001, oid]);
+    const busy = await kupg('apply-index', '--table', 'events', '--column', 'kind');
+    expect(busy.out.error.code).toBe('KU_ERR_PG_BUILD_IN_PROGRESS');
+    expect(busy.out.error.retryable).toBe(true);
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    await holder.query('SELECT pg_advisory_lock($1, 0)', [0x6b750002]);
+    const full = await kupg('apply-index', '--table', 'events', '--column', 'kind');
+    expect(full.out.error.code).toBe('KU_ERR_PG_BUILD_LIMIT');
+    await holder.query('SELECT pg_advisory_unlock_all()');
+    const dry = await kupg('apply-index', '--table', 'events', '--column', 'kind', '--dry-run');
+    expect(dry.out.data).toMatchObject({ status: 'dry-run', index: 'ku_events_kind_idx' });
+    expect((await indexes('events')).map((i) => i.name)).not.toContain('ku_events_kind_idx');
+  });
+
   it('a crash-like INVALID leftover of the same name is dropped and rebuilt', async () => {
     // A leftover exactly as a crashed build leaves it: same name, INVALID.
     await db.sql('SET ROLE app_owner; CREATE INDEX ku_dupes_v_idx ON dupes (v); RESET ROLE', [], 'app');
@@ -261,6 +289,31 @@ describe.runIf(enabled)('refused with clear codes and no DDL sent', () => {
     const del = await kupg('explain', '--query', 'DELETE FROM orders WHERE id < 10');
     expect(del.code).toBe(0); // explained, not executed
     expect((await db.sql('SELECT count(*)::int AS n FROM orders', [], 'app'))[0]).toEqual({ n: 1_000_000 });
+  });
+});
+
+describe.runIf(enabled)('ku dev --pg', () => {
+  it('adds the database to the local agent so every ku-pg command works at once', async () => {
+    const { spawn } = await import('node:child_process');
+    const state = join(await import('node:os').then((o) => o.tmpdir()), `ku-dev-pg-${process.pid}`);
+    const dev = spawn(process.execPath, [join(ROOT, 'dist/cli/ku.js'), 'dev', '--state', state, '--pg', `app=${db.url('ku_agent', 'app', 'agent-pw')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    dev.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    dev.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await waitFor(() => /export KU_IDENTITY=/.test(out), () => `ku dev to start: ${out}`, 30_000);
+      const devEnv = Object.fromEntries([...out.matchAll(/^export (KU_\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const top = await cli('ku-pg', ['top-queries', '--json'], devEnv);
+      expect(top.code, top.stdout).toBe(0);
+      expect(JSON.parse(top.stdout).data.db).toBe('app');
+      const b = await cli('ku-pg', ['builds', '--json'], devEnv);
+      expect(b.code).toBe(0);
+      expect(out).not.toContain('agent-pw'); // the secret is not echoed
+    } finally {
+      dev.kill('SIGINT');
+      await new Promise((r) => dev.once('exit', r));
+      (await import('node:fs')).rmSync(state, { recursive: true, force: true });
+    }
   });
 });
 
