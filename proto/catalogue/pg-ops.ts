@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { defineOp } from '../op-spec.js';
 import { pgDb, pgIdent, pgQuery, pgQueryId, pgTableName, planSummary } from './pg-common.js';
 
+const db = pgDb.optional().describe('database, by its name in the agent config; optional when the agent has one');
+
 const queryRef = {
   query: pgQuery.optional().describe('the query, as SQL'),
   queryid: pgQueryId.optional().describe('the query, by its pg_stat_statements queryid'),
@@ -19,7 +21,7 @@ export const pgTopQueries = defineOp({
   mutates: false,
   risk: 'none',
   timeoutMs: 30_000,
-  params: z.object({ db: pgDb.optional(), limit: z.number().int().min(1).max(100).default(10).describe('how many queries') }).strict(),
+  params: z.object({ db, limit: z.number().int().min(1).max(100).default(10).describe('how many queries') }).strict(),
   result: z.object({
     db: z.string(),
     queries: z.array(
@@ -47,7 +49,7 @@ export const pgExplain = defineOp({
   risk: 'none',
   timeoutMs: 30_000,
   params: z
-    .object({ db: pgDb.optional(), ...queryRef })
+    .object({ db, ...queryRef })
     .strict()
     .refine((p) => !!p.query !== !!p.queryid, { message: 'give exactly one of --query or --queryid', path: ['query'] }),
   result: z.object({ db: z.string(), query: z.string(), summary: planSummary, plan: z.unknown().describe('EXPLAIN (FORMAT JSON) output') }),
@@ -64,7 +66,7 @@ export const pgApplyIndex = defineOp({
   timeoutMs: 3_600_000,
   params: z
     .object({
-      db: pgDb.optional(),
+      db,
       table: pgTableName,
       column: z.array(pgIdent).min(1).max(8).describe('indexed columns, in order (repeat the flag)'),
       unique: z.boolean().default(false).describe('a UNIQUE index (only where the agent config allows it)'),
@@ -99,7 +101,7 @@ export const pgDropIndex = defineOp({
   mutates: true,
   risk: 'medium',
   timeoutMs: 600_000,
-  params: z.object({ db: pgDb.optional(), index: pgTableName.describe('index, as NAME or SCHEMA.NAME'), dryRun: z.boolean().default(false).describe('check only') }).strict(),
+  params: z.object({ db, index: pgTableName.describe('index, as NAME or SCHEMA.NAME'), dryRun: z.boolean().default(false).describe('check only') }).strict(),
   result: z.object({ db: z.string(), index: z.string(), table: z.string(), dropped: z.boolean(), ddl: z.string() }),
   errors: ['KU_ERR_PG_INDEX_NOT_FOUND', 'KU_ERR_PG_INDEX_NOT_OURS', 'KU_ERR_PG_INDEX_BACKS_CONSTRAINT', 'KU_ERR_PG_TABLE_NOT_ALLOWED', 'KU_ERR_PG_LOCK_TIMEOUT'],
   cli: { bin: 'ku-pg', command: 'drop-index' },
@@ -114,7 +116,7 @@ export const pgVerifyIndex = defineOp({
   timeoutMs: 60_000,
   params: z
     .object({
-      db: pgDb.optional(),
+      db,
       index: pgTableName.describe('index, as NAME or SCHEMA.NAME'),
       ...queryRef,
       baselineCost: z.number().positive().optional().describe('plan cost before the index; default: the one recorded by apply-index'),
@@ -150,7 +152,7 @@ export const pgAdvise = defineOp({
   timeoutMs: 120_000,
   params: z
     .object({
-      db: pgDb.optional(),
+      db,
       query: z.array(pgQuery).max(50).optional().describe('queries to advise on (repeat the flag)'),
       top: z.number().int().min(1).max(50).optional().describe('advise on the top N queries of pg_stat_statements'),
     })
@@ -179,7 +181,7 @@ export const pgBuilds = defineOp({
   mutates: false,
   risk: 'none',
   timeoutMs: 30_000,
-  params: z.object({ db: pgDb.optional() }).strict(),
+  params: z.object({ db }).strict(),
   result: z.object({
     builds: z.array(z.object({ pid: z.number(), table: z.string(), index: z.string().nullable(), phase: z.string(), blocksDone: z.number(), blocksTotal: z.number(), tuplesDone: z.number(), tuplesTotal: z.number() })),
     invalidIndexes: z.array(z.object({ index: z.string(), table: z.string() })),
