@@ -80,13 +80,14 @@ export function parseOpArgs(spec: OpSpec, argv: string[]): ParsedOpArgs {
     options[f.flag] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind.endsWith('[]') ? { multiple: true } : {}) };
     if (f.kind === 'boolean') options[`no-${f.flag}`] = { type: 'boolean' };
   }
-  // A value that looks like a negative number (a pg queryid can be negative) belongs to its flag.
+  // A flag that takes a value takes the next argument, even one starting with "-" (a negative pg
+  // queryid, or `--add-flags "--requeue --mem=32G"`), as getopt does.
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = argv[i + 1];
     const name = a.startsWith('--') ? a.slice(2) : '';
-    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+    if (name && options[name]?.type === 'string' && next !== undefined && next.startsWith('-')) {
       args.push(`${a}=${next}`);
       i++;
     } else args.push(a);

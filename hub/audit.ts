@@ -27,6 +27,8 @@ export interface AuditEntry {
   ok?: boolean;
   code?: string | null;
   durationMs?: number;
+  /** selected result fields of an outcome (the op spec's auditFields) */
+  result?: unknown;
   detail?: unknown;
 }
 

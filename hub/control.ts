@@ -145,7 +145,8 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
       cancels.add(d.cancel);
       const outcome: OpOutcome = await d.outcome;
       cancels.delete(d.cancel);
-      deps.audit.append({ kind: 'outcome', id: intent.id, ...base, params: undefined, ok: outcome.ok, code: outcome.ok ? null : outcome.error.code, durationMs: outcome.durationMs });
+      const auditResult = outcome.ok && spec.auditFields ? Object.fromEntries(spec.auditFields.map((f) => [f, (outcome.data as Record<string, unknown>)?.[f] ?? null])) : undefined;
+      deps.audit.append({ kind: 'outcome', id: intent.id, ...base, params: undefined, ok: outcome.ok, code: outcome.ok ? null : outcome.error.code, durationMs: outcome.durationMs, ...(auditResult ? { result: auditResult } : {}) });
       deps.log.info({ principal: caller.name, op: spec.name, host: target.name, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code, durationMs: outcome.durationMs }, 'op completed');
       if (outcome.ok) write({ result: { ok: true, data_json: JSON.stringify(outcome.data), error: null, duration_ms: outcome.durationMs, audit_id: intent.id } });
       else fail(outcome.error, intent.id, outcome.durationMs);

@@ -50,6 +50,10 @@ export const ERRORS = {
   KU_ERR_PG_TABLE_NOT_ALLOWED: { exit: 'denied', retryable: false, hint: 'The table is outside the agent\'s allowlist for that database (system catalogs never qualify); pick an allowed table or ask the host\'s operator.' },
   KU_ERR_PG_INDEX_NOT_OURS: { exit: 'denied', retryable: false, hint: 'ku drops only indexes it made (its provenance comment); drop others through the DBA.' },
   KU_ERR_PG_INDEX_BACKS_CONSTRAINT: { exit: 'denied', retryable: false, hint: 'The index backs a primary key, unique or exclusion constraint; ku never drops those.' },
+  KU_ERR_SLURM_NOT_RESUBMITTABLE: { exit: 'denied', retryable: false, hint: 'Only jobs that ended FAILED, OUT_OF_MEMORY, TIMEOUT, NODE_FAIL or CANCELLED by the system are resubmitted; check the state with `ku-slurm job`.' },
+  KU_ERR_SLURM_FLAG_REFUSED: { exit: 'denied', retryable: false, hint: 'An added flag is not allowed or exceeds the agent\'s limits; the details name the token. Use only the allowlisted flags as --name or --name=value.' },
+  KU_ERR_SLURM_USER_EXCLUDED: { exit: 'denied', retryable: false, hint: 'The agent does not resubmit jobs of this user (excludeUsers in its config).' },
+  KU_ERR_SLURM_RESUBMIT_BUDGET: { exit: 'denied', retryable: false, hint: 'This job was resubmitted as often as the agent allows; look at why it keeps failing before trying by hand.' },
   KU_ERR_JOIN_NAME_TAKEN: { exit: 'denied', retryable: false, hint: 'An agent with this name is already enrolled; pick another --name or revoke the old one first.' },
   // unavailable
   KU_ERR_HUB_UNREACHABLE: { exit: 'unavailable', retryable: true, hint: 'Check that the hub runs and KU_HUB points at it; then retry.' },
@@ -72,6 +76,10 @@ export const ERRORS = {
   KU_ERR_PG_BUILD_LIMIT: { exit: 'failed', retryable: true, hint: 'The database already runs as many index builds as the agent allows; retry when one finishes.' },
   KU_ERR_PG_EXTENSION_MISSING: { exit: 'failed', retryable: false, hint: 'A required extension (pg_stat_statements or hypopg) is not installed in that database; see deploy/postgres.' },
   KU_ERR_PG_FAILED: { exit: 'failed', retryable: false, hint: 'PostgreSQL returned an error; the message and SQLSTATE in the details say which.' },
+  KU_ERR_SLURM_JOB_NOT_FOUND: { exit: 'failed', retryable: false, hint: 'Neither sacct nor scontrol knows this job id on that cluster.' },
+  KU_ERR_SLURM_SCRIPT_UNAVAILABLE: { exit: 'failed', retryable: false, hint: 'The original batch script can no longer be retrieved: set AccountingStoreFlags=job_script in slurm.conf (and a longer MinJobAge) so future jobs can be resubmitted.' },
+  KU_ERR_SLURM_UNAVAILABLE: { exit: 'failed', retryable: true, hint: 'The Slurm controller or accounting did not answer on that host; check slurmctld and slurmdbd.' },
+  KU_ERR_SLURM_FAILED: { exit: 'failed', retryable: false, hint: 'A Slurm command failed; the message has its output.' },
   KU_ERR_OP_FAILED: { exit: 'failed', retryable: false, hint: 'The operation ran and failed on the target; the message and details say why.' },
   KU_ERR_INTERNAL: { exit: 'failed', retryable: false, hint: 'An unexpected error inside ku; check the hub and agent logs and report it.' },
 } as const satisfies Record<string, ErrorDef>;

@@ -7,6 +7,8 @@ import pgApplyIndex from './pg-apply-index.js';
 import pgDropIndex from './pg-drop-index.js';
 import { builds as pgBuilds, explain as pgExplain, topQueries as pgTopQueries } from './pg-read.js';
 import pgVerifyIndex from './pg-verify-index.js';
+import slurmJob from './slurm-job.js';
+import slurmResubmit from './slurm-resubmit.js';
 import sysFailed from './sys-failed.js';
 import sysRestart from './sys-restart.js';
 import sysStatus from './sys-status.js';
@@ -18,4 +20,5 @@ import sysStatus from './sys-status.js';
 export const OP_TABLE: readonly OpImpl[] = [
   diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
   pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
+  slurmJob, slurmResubmit,
 ];

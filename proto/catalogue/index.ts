@@ -3,6 +3,7 @@ import { diagHost } from './diag-host.js';
 import { diagService } from './diag-service.js';
 import { journalQuery } from './journal-query.js';
 import { pgAdvise, pgApplyIndex, pgBuilds, pgDropIndex, pgExplain, pgTopQueries, pgVerifyIndex } from './pg-ops.js';
+import { slurmJob, slurmResubmit } from './slurm-ops.js';
 import { sysFailed } from './sys-failed.js';
 import { sysRestart } from './sys-restart.js';
 import { sysStatus } from './sys-status.js';
@@ -12,7 +13,8 @@ import { sysStatus } from './sys-status.js';
  * line in this list, then its implementation in agent/ops (see agent/README.md).
  */
 export const CATALOGUE: readonly OpSpec[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
-  pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds];
+  pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
+  slurmJob, slurmResubmit];
 
 /** A lookup table over a list of specs (the catalogue, or a test's own). */
 export class Catalogue {
