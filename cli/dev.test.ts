@@ -20,4 +20,10 @@ describe('ku dev allowlist', () => {
     expect(cfg.host.postgres.get('shop')!.url()).toBe('postgres://u:p@127.0.0.1:5432/shop');
     expect(cfg.host.postgres.get('shop')!.tables).toEqual(['*.*']);
   });
+
+  it('a working Slurm adds ku-slurm with modest limits, never for root', () => {
+    const cfg = parseAgentConfig(devAgentConfig([], false, [], true), OP_TABLE);
+    expect(cfg.ops.get('slurm.resubmit')).toMatchObject({ excludeUsers: ['root'], flags: { mem: { max: '4G' } } });
+    expect(cfg.ops.has('slurm.job')).toBe(true);
+  });
 });

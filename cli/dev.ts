@@ -85,6 +85,9 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
+/** Whether this machine has a working Slurm (sinfo answers). */
+const hasSlurm = (): boolean => spawnSync('sinfo', ['-h', '-o', '%P'], { timeout: 5000 }).status === 0;
+
 /** Whether this machine was booted with systemd (its D-Bus API and journal are there). */
 const hasSystemd = (): boolean => existsSync('/run/systemd/system');
 
@@ -92,8 +95,13 @@ const hasSystemd = (): boolean => existsSync('/run/systemd/system');
  * The dev agent's allowlist: reads only (host, and with systemd: unit status,
  * failed units, journal), plus restarts of the units named by --allow-unit.
  */
-export function devAgentConfig(allowUnits: string[], systemd: boolean, pgNames: string[] = []): { ops: Record<string, object>; postgres?: object } {
+export function devAgentConfig(allowUnits: string[], systemd: boolean, pgNames: string[] = [], slurm = false): { ops: Record<string, object>; postgres?: object } {
   const ops: Record<string, object> = { 'diag.host': {} };
+  if (slurm) {
+    // Modest limits for trying resubmission on a local cluster; never root's jobs.
+    ops['slurm.job'] = {};
+    ops['slurm.resubmit'] = { flags: { requeue: {}, mem: { max: '4G' }, time: { max: '04:00:00' }, 'cpus-per-task': { max: 4 } }, excludeUsers: ['root'], maxResubmits: 3 };
+  }
   if (pgNames.length) {
     for (const op of ['pg.top-queries', 'pg.explain', 'pg.advise', 'pg.verify-index', 'pg.builds', 'pg.apply-index', 'pg.drop-index']) ops[op] = {};
   }
@@ -118,7 +126,8 @@ every ku-* command work from another terminal. Runs until Ctrl-C, then stops
 both. The dev agent may only read (host facts, and on a systemd machine unit
 status, failed units and the journal); --allow-unit GLOB (repeatable, e.g.
 nginx.service or 'app-*') also lets it restart those units. --pg NAME=URL
-(repeatable) adds a database for every ku-pg command, all non-system tables. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
+(repeatable) adds a database for every ku-pg command, all non-system tables.
+When this machine has a working Slurm (sinfo answers), ku-slurm is on too. State (default \${XDG_STATE_HOME:-~/.local/state}/ku/dev) is reused on the
 next start; --port applies when the state is first made.`;
 
 /** `ku dev`. */
@@ -164,7 +173,9 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     // Rewritten at every start: the flags of this run decide what the dev agent may do.
     const systemd = hasSystemd();
-    writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd, pgNames), null, 2)}\n`);
+    const slurm = hasSlurm();
+    writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd, pgNames, slurm), null, 2)}\n`);
+    if (slurm) say('note   Slurm answers here: ku-slurm job and resubmit are on (resubmission needs ku dev to run as root)');
     if (!systemd) say('note   this machine did not boot with systemd: sys.* and journal ops are off');
     else if (!allowUnits.length) say('note   restarts are off; allow some with --allow-unit GLOB');
     const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'), pgEnv);
