@@ -57,12 +57,25 @@ export const COMMON_FLAGS = {
   hub: { type: 'string' },
   identity: { type: 'string' },
   session: { type: 'string' },
+  'max-concurrency': { type: 'string' },
+  'max-errors': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export interface ParsedOpArgs {
   params: Record<string, unknown>;
-  common: { host?: string[]; selector?: string; timeout?: string; json?: boolean; hub?: string; identity?: string; session?: string; help?: boolean };
+  common: {
+    host?: string[];
+    selector?: string;
+    timeout?: string;
+    json?: boolean;
+    hub?: string;
+    identity?: string;
+    session?: string;
+    help?: boolean;
+    'max-concurrency'?: string;
+    'max-errors'?: string;
+  };
 }
 
 function toNumber(flag: string, v: string, integer: boolean): number {
@@ -162,7 +175,9 @@ export function opHelp(spec: OpSpec): string {
     'Targeting and output:',
     '  --host NAME'.padEnd(30) + 'run on this agent (repeatable)',
     '  --selector SEL'.padEnd(30) + "run on agents whose labels match, e.g. 'env=prod,role!=db'",
-    '  --timeout DUR'.padEnd(30) + 'deadline, e.g. 30s or 5m',
+    '  --timeout DUR'.padEnd(30) + 'deadline per host, e.g. 30s or 5m',
+    '  --max-concurrency N|P%'.padEnd(30) + 'hosts at once (required for changes on several hosts)',
+    '  --max-errors N|P%'.padEnd(30) + 'stop starting hosts once more than this many failed',
     '  --json'.padEnd(30) + 'JSON lines (the default when stdout is not a terminal)',
     '  --hub HOST:PORT'.padEnd(30) + 'hub address (env KU_HUB)',
     '  --identity DIR'.padEnd(30) + 'principal identity directory (env KU_IDENTITY)',

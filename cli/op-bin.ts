@@ -10,7 +10,8 @@ import type { OpBin, OpSpec } from '../proto/op-spec.js';
 import type { RunEvent } from '../proto/wire.js';
 import { parseDuration } from '../runtime/duration.js';
 import { opHelp, parseOpArgs, validateParams } from './args.js';
-import { exitCodeFor, printCallError, printResult, processOut, type ResultLine } from './output.js';
+import { RunPrinter } from './fanout.js';
+import { exitCodeFor, printCallError, processOut } from './output.js';
 import { resolveSettings } from './settings.js';
 
 const BIN_BLURB: Record<OpBin, string> = {
@@ -67,38 +68,41 @@ export async function runOpBin(bin: OpBin, argv: string[], env: NodeJS.ProcessEn
   const settings = resolveSettings(common, env);
   const { HubClient } = await import('./client.js');
   const client = new HubClient(settings);
-  const results: ResultLine[] = [];
+  for (const [flag, v] of [['--max-concurrency', common['max-concurrency']], ['--max-errors', common['max-errors']]] as const) {
+    if (v !== undefined && !/^\d{1,6}%?$/.test(v)) throw new KuError('KU_ERR_USAGE', `${flag} takes a number or a percentage such as 10 or 25%`);
+  }
+  const printer = new RunPrinter(out, !out.json && !!process.stderr.isTTY);
   const ac = new AbortController();
   const onSig = (): void => ac.abort();
   process.once('SIGINT', onSig);
   try {
     await client.run(
-      { op: spec.name, params_json: JSON.stringify(valid), hosts: common.host ?? [], selector: common.selector ?? '', timeout_ms: timeoutMs, session: settings.session },
-      (ev: RunEvent) => {
-        if (ev.kind === 'result' && ev.result) {
-          const r = ev.result;
-          const line: ResultLine = r.ok
-            ? { host: ev.host, op: ev.op, ok: true, data: JSON.parse(r.data_json || 'null'), durationMs: r.duration_ms, auditId: r.audit_id || null }
-            : { host: ev.host, op: ev.op, ok: false, error: KuError.fromBody({ code: r.error!.code, message: r.error!.message, details: r.error!.details_json ? JSON.parse(r.error!.details_json) : undefined }).toBody(), durationMs: r.duration_ms, auditId: r.audit_id || null };
-          results.push(line);
-          printResult(out, line, (common.host?.length ?? 0) > 1 || !!common.selector);
-        } else if (out.json) {
-          const data = JSON.parse((ev.kind === 'progress' ? ev.progress?.json : ev.chunk?.json) || 'null');
-          out.stdout(`${JSON.stringify({ host: ev.host, op: ev.op, event: ev.kind, data })}\n`);
-        } else if (ev.kind === 'progress') {
-          out.stderr(`${ev.host}: ${ev.progress?.json}\n`);
-        }
-        // On a terminal, chunks are not printed: the result that follows holds the same data.
+      {
+        op: spec.name,
+        params_json: JSON.stringify(valid),
+        hosts: common.host ?? [],
+        selector: common.selector ?? '',
+        timeout_ms: timeoutMs,
+        session: settings.session,
+        max_concurrency: common['max-concurrency'] ?? '',
+        max_errors: common['max-errors'] ?? '',
       },
+      (ev: RunEvent) => printer.onEvent(ev),
       ac.signal,
     );
   } catch (e) {
     const err = e instanceof KuError ? e : new KuError('KU_ERR_INTERNAL', String(e));
+    if (ac.signal.aborted && printer.many) {
+      printer.finish(); // Ctrl-C: new starts stopped, running ones cancelled; say who did not answer
+      return EXIT.unavailable;
+    }
     printCallError(out, err, spec.name);
     return exitCodeFor([{ host: null, op: spec.name, ok: false, error: err.toBody(), durationMs: 0, auditId: null }]);
   } finally {
     process.off('SIGINT', onSig);
     client.close();
   }
+  printer.finish();
+  const results = printer.results;
   return exitCodeFor(results);
 }

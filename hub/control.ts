@@ -16,6 +16,7 @@ import type { AgentInfo, AuditQueryRequest, ListAgentsRequest, RunEvent, RunRequ
 import { errorToWire, toGrpcError } from '../runtime/grpc.js';
 import type { Logger } from '../runtime/log.js';
 import { matches, parseSelector, type Labels } from '../runtime/selector.js';
+import { parseShare } from '../runtime/share.js';
 import { readAudit, type AuditLog } from './audit.js';
 import type { Authenticator, Caller } from './authn.js';
 import { Policy } from './policy.js';
@@ -122,7 +123,7 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
     ctx: { caller: Caller; role: string; policy: Policy; spec: OpSpec; params: unknown; paramsJson: string; timeoutMs: number; session: string },
     target: Target,
     cancels: Set<(reason: string) => void>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { caller, spec } = ctx;
     const write = (ev: Omit<RunEvent, 'host' | 'op'>): void => {
       if (!call.cancelled && !call.writableEnded) call.write({ host: target.name, op: spec.name, ...ev });
@@ -150,11 +151,13 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
       deps.log.info({ principal: caller.name, op: spec.name, host: target.name, ok: outcome.ok, code: outcome.ok ? undefined : outcome.error.code, durationMs: outcome.durationMs }, 'op completed');
       if (outcome.ok) write({ result: { ok: true, data_json: JSON.stringify(outcome.data), error: null, duration_ms: outcome.durationMs, audit_id: intent.id } });
       else fail(outcome.error, intent.id, outcome.durationMs);
+      return outcome.ok;
     } catch (e) {
       const err = asKuError(e);
       const rec = deps.audit.append({ kind: 'refused', ...base, ok: false, code: err.code });
       deps.log.info({ principal: caller.name, op: spec.name, host: target.name, code: err.code }, 'op refused');
       fail(err, rec.id);
+      return false;
     }
   }
 
@@ -190,18 +193,60 @@ export function controlService(deps: ControlDeps): { impl: grpc.UntypedServiceIm
       return refuse(call, asKuError(e), who.caller.name, req, parsed.data);
     }
     const timeoutMs = Math.min(req.timeout_ms || spec.timeoutMs, deps.state.config.maxRunTimeoutMs);
+    // Fan-out controls: mutating ops need an explicit concurrency; roles may cap the fan-out size.
+    let concurrency = targets.length;
+    let maxErrors = Infinity;
+    try {
+      if (targets.length > 1 && spec.mutates && !req.max_concurrency) {
+        throw new KuError('KU_ERR_FANOUT_NEEDS_CONCURRENCY', `${spec.name} changes hosts: running it on ${targets.length} targets needs --max-concurrency`);
+      }
+      who.policy.checkFanout(who.role, spec, targets.length);
+      if (req.max_concurrency) concurrency = Math.max(1, parseShare(req.max_concurrency, targets.length, 'max-concurrency'));
+      if (req.max_errors) maxErrors = parseShare(req.max_errors, targets.length, 'max-errors');
+    } catch (e) {
+      const err = e instanceof KuError ? e : new KuError('KU_ERR_INVALID_PARAMS', (e as Error).message);
+      return refuse(call, err, who.caller.name, req, parsed.data);
+    }
     const cancels = new Set<(reason: string) => void>();
+    let stopped = false;
     const abort = (err: KuError): void => {
+      stopped = true;
       for (const c of [...cancels]) c(err.message);
       call.emit('error', toGrpcError(err));
     };
     live.set(call, { serial: who.caller.serial, abort });
     call.on('cancelled', () => {
+      stopped = true; // no new starts; the running ones are cancelled
       for (const c of [...cancels]) c('caller cancelled');
     });
+    if (!call.cancelled) call.write({ host: '', op: spec.name, plan: { hosts: targets.map((t) => t.name) } });
     try {
       const ctx = { ...who, spec, params: parsed.data, paramsJson: JSON.stringify(parsed.data), timeoutMs, session: req.session };
-      await Promise.all(targets.map((t) => runOne(call, ctx, t, cancels)));
+      let errors = 0;
+      let next = 0;
+      await new Promise<void>((resolve) => {
+        let active = 0;
+        const pump = (): void => {
+          while (!stopped && active < concurrency && next < targets.length) {
+            const t = targets[next++]!;
+            active++;
+            void runOne(call, ctx, t, cancels).then((ok) => {
+              active--;
+              if (!ok && ++errors > maxErrors) stopped = true;
+              pump();
+            });
+          }
+          if (active === 0 && (stopped || next >= targets.length)) resolve();
+        };
+        pump();
+      });
+      // Targets never started are reported, never silently missing.
+      for (const t of targets.slice(next)) {
+        const why = call.cancelled ? 'the caller cancelled the run' : `more than ${maxErrors} targets failed (--max-errors)`;
+        const err = new KuError('KU_ERR_NOT_STARTED', `not started: ${why}`);
+        const rec = deps.audit.append({ kind: 'refused', principal: who.caller.name, ...(req.session ? { session: req.session } : {}), op: spec.name, params: parsed.data, target: t.name, ok: false, code: err.code });
+        if (!call.cancelled && !call.writableEnded) call.write({ host: t.name, op: spec.name, result: { ok: false, data_json: '', error: errorToWire(err), duration_ms: 0, audit_id: rec.id } });
+      }
     } finally {
       live.delete(call);
       if (!call.cancelled && !call.writableEnded) call.end();

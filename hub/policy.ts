@@ -19,6 +19,7 @@ const RuleSchema = z
     ops: z.array(z.string().regex(/^[a-z0-9.*-]+$/)).min(1).describe('op names or globs such as "diag.*" or "*"'),
     hosts: z.string().optional().describe('label selector of hosts this rule covers; all hosts when absent'),
     readOnly: z.boolean().default(false).describe('when true, only ops that do not mutate'),
+    maxTargets: z.number().int().min(1).optional().describe('largest fan-out (targets in one call) this rule allows'),
   })
   .strict();
 
@@ -37,6 +38,7 @@ interface CompiledRule {
   ops: RegExp[];
   hosts: Selector | null;
   readOnly: boolean;
+  maxTargets: number | null;
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -63,7 +65,7 @@ export class Policy {
               throw new KuError('KU_ERR_CONFIG_INVALID', `${where}: roles.${name}.${i}.hosts: ${(e as Error).message}`);
             }
           }
-          return { ops: rule.ops.map(globToRegExp), hosts, readOnly: rule.readOnly };
+          return { ops: rule.ops.map(globToRegExp), hosts, readOnly: rule.readOnly, maxTargets: rule.maxTargets ?? null };
         }),
       );
     }
@@ -82,6 +84,14 @@ export class Policy {
 
   hasRole(role: string): boolean {
     return this.roles.has(role);
+  }
+
+  /** Throws KU_ERR_POLICY_DENIED when the call's fan-out exceeds the smallest cap of the role's rules for this op. */
+  checkFanout(role: string, spec: OpSpec, targets: number): void {
+    const caps = (this.roles.get(role) ?? []).filter((r) => r.ops.some((re) => re.test(spec.name)) && r.maxTargets !== null).map((r) => r.maxTargets!);
+    if (caps.length && targets > Math.min(...caps)) {
+      throw new KuError('KU_ERR_POLICY_DENIED', `role ${JSON.stringify(role)} may run ${spec.name} on at most ${Math.min(...caps)} targets at once; this call has ${targets}`, { role, targets, cap: Math.min(...caps) });
+    }
   }
 
   /** Throws KU_ERR_POLICY_DENIED unless the role may run the op on a host with these labels. */

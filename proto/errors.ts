@@ -27,6 +27,7 @@ export const ERRORS = {
   KU_ERR_AMBIGUOUS_TARGET: { exit: 'input', retryable: false, hint: 'Several agents offer this operation; pick one with --host NAME or narrow with --selector.' },
   KU_ERR_TARGET_UNKNOWN: { exit: 'input', retryable: false, hint: 'No agent with that name has joined this hub; `ku agents` lists them.' },
   KU_ERR_PG_QUERY_INVALID: { exit: 'input', retryable: false, hint: 'Give exactly one SELECT/INSERT/UPDATE/DELETE statement, without EXPLAIN; PostgreSQL\'s message says what it could not parse.' },
+  KU_ERR_FANOUT_NEEDS_CONCURRENCY: { exit: 'input', retryable: false, hint: 'An operation that changes hosts runs on several only with an explicit --max-concurrency (e.g. 1 or 10%); no accidental "everywhere at once".' },
   KU_ERR_PAYLOAD_TOO_LARGE: { exit: 'input', retryable: false, hint: 'Send smaller parameters; the limit is in the message.' },
   // denied
   KU_ERR_AUTH_NO_CERT: { exit: 'denied', retryable: false, hint: 'Connect with a client certificate issued by this hub (KU_IDENTITY).' },
@@ -60,6 +61,7 @@ export const ERRORS = {
   KU_ERR_AGENT_OFFLINE: { exit: 'unavailable', retryable: true, hint: 'The agent is not connected to the hub now; check the agent service on that host, then retry.' },
   KU_ERR_AGENT_DISCONNECTED: { exit: 'unavailable', retryable: true, hint: 'The agent went away while the operation ran; its outcome is unknown: check the target\'s state, then retry.' },
   KU_ERR_TIMEOUT: { exit: 'unavailable', retryable: true, hint: 'The deadline passed before a result; the operation was cancelled. Retry with a longer --timeout if it is expected to be slow.' },
+  KU_ERR_NOT_STARTED: { exit: 'unavailable', retryable: true, hint: 'This target was not started: the run stopped early (--max-errors exceeded or cancelled); rerun on the hosts listed.' },
   KU_ERR_CANCELLED: { exit: 'unavailable', retryable: true, hint: 'The call was cancelled before it finished; retry if still wanted.' },
   // failed on a target
   KU_ERR_UNIT_NOT_FOUND: { exit: 'failed', retryable: false, hint: 'systemd has no such unit on that host; check the name (`ku-sys failed`, `systemctl list-units` on the host).' },

@@ -57,6 +57,8 @@ export interface RunRequest {
   selector: string;
   timeout_ms: number;
   session: string;
+  max_concurrency: string;
+  max_errors: string;
 }
 export interface ResultWire { ok: boolean; data_json: string; error?: KuErrorWire | null; duration_ms: number; audit_id: string }
 export interface RunEvent {
@@ -65,7 +67,8 @@ export interface RunEvent {
   progress?: Progress;
   chunk?: Chunk;
   result?: ResultWire;
-  kind?: 'progress' | 'chunk' | 'result';
+  plan?: { hosts: string[] };
+  kind?: 'progress' | 'chunk' | 'result' | 'plan';
 }
 export interface AgentInfo {
   name: string;

@@ -152,7 +152,7 @@ export function unary<T>(stub: ControlStub, fn: Unary, req: object = {}): Promis
 }
 
 export function runReq(op: string, params: unknown, more: Partial<RunRequest> = {}): RunRequest {
-  return { op, params_json: typeof params === 'string' ? params : JSON.stringify(params), hosts: [], selector: '', timeout_ms: 0, session: '', ...more };
+  return { op, params_json: typeof params === 'string' ? params : JSON.stringify(params), hosts: [], selector: '', timeout_ms: 0, session: '', max_concurrency: '', max_errors: '', ...more };
 }
 
 /** Start a Run; `done` resolves with every event, or the call's KuError. */

@@ -10,6 +10,7 @@ import { OP_TABLE } from '../../agent/ops/index.js';
 import { implement } from '../../agent/ops/types.js';
 import { Catalogue, CATALOGUE } from '../../proto/catalogue/index.js';
 import { defineOp } from '../../proto/op-spec.js';
+import { KuError } from '../../proto/errors.js';
 
 export const testSleep = defineOp({
   name: 'test.sleep',
@@ -26,11 +27,27 @@ export const testSleep = defineOp({
 /** Events: 'started' (tag), 'ended' ({tag, aborted}). */
 export const sleepEvents = new EventEmitter();
 
+/** How many test.sleep ops run at this moment, across every agent in this process. */
+export const running = { now: 0, max: 0 };
+
 export const testSleepImpl = implement({
   spec: testSleep,
-  limits: z.object({}).strict(),
+  limits: z.object({ fail: z.boolean().default(false).describe('this agent fails every call (fan-out error tests)') }).strict(),
   async run(params, ctx) {
+    if (ctx.limits.fail) throw new KuError('KU_ERR_OP_FAILED', 'this test agent is configured to fail');
+    running.now++;
+    running.max = Math.max(running.max, running.now);
     sleepEvents.emit('started', params.tag);
+    try {
+      return await sleepFor(params, ctx);
+    } finally {
+      running.now--;
+    }
+  },
+});
+
+async function sleepFor(params: { ms: number; tag: string }, ctx: { signal: AbortSignal }): Promise<{ slept: number }> {
+  {
     const t0 = Date.now();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, params.ms);
@@ -42,8 +59,8 @@ export const testSleepImpl = implement({
     });
     sleepEvents.emit('ended', { tag: params.tag, aborted: false });
     return { slept: Date.now() - t0 };
-  },
-});
+  }
+}
 
 export const testCatalogue = new Catalogue([...CATALOGUE, testSleep]);
 export const testTable = [...OP_TABLE, testSleepImpl];

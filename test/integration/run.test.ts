@@ -115,7 +115,8 @@ describe('targeting and raw input at the hub', () => {
     const c = control(h, identityCreds(await principal(h)));
     const one = await run(c, runReq('diag.host', { top: 1 })).done;
     expect(results(one.events).map((r) => r.ok)).toEqual([true]);
-    expect(one.events[0]?.host).toBe(a1.name);
+    expect(one.events.find((e) => e.kind === 'result')?.host).toBe(a1.name);
+    expect(one.events[0]?.plan?.hosts).toEqual([a1.name]);
     const a2 = await startAgent(h);
     const two = await run(c, runReq('diag.host', { top: 1 })).done;
     expect(two.error?.code).toBe('KU_ERR_AMBIGUOUS_TARGET');
