@@ -26,7 +26,8 @@ const OPS = {
 };
 
 const state = (id: string): string => slurm(['sacct', '-j', id, '-X', '--noheader', '--parsable2', '--format=State']).split('\n')[0] ?? '';
-const jobCount = (): number => slurm(['sacct', '-a', '-X', '--noheader', '--format=JobIDRaw', '-S', 'now-1hour']).split('\n').filter(Boolean).length;
+/** Distinct job ids the cluster knows (a requeued job can show more than one accounting row). */
+const jobCount = (): number => new Set([...slurm(['sacct', '-a', '-X', '--noheader', '--format=JobIDRaw', '-S', 'now-1hour']).split('\n'), ...slurm(['squeue', '-h', '-o', '%A']).split('\n')].map((x) => x.trim()).filter(Boolean)).size;
 
 async function kuslurm(...args: string[]) {
   const r = await cli('ku-slurm', [...args, '--json'], env);
