@@ -194,3 +194,18 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, what: stri
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * Enroll an agent without the Join RPC (for tests that need hundreds): the key is still made
+ * here and only a CSR is signed, as the hub does on join.
+ */
+export async function enrollDirect(h: HubCtx, name: string, labels: Labels = {}): Promise<string> {
+  const { createCsr, generateKeyPair, privateKeyToPem } = await import('../../runtime/pki.js');
+  const { AgentState } = await import('../../agent/state.js');
+  const dir = join(tmp('ku-agent-'), 'agent');
+  const keys = await generateKeyPair();
+  const rec = h.state.enrollAgent(name, labels, 'direct');
+  const issued = await h.state.issueAgentCert(name, await createCsr(keys, name), rec);
+  new AgentState(dir).saveJoin({ hub: h.addr, name, labels, joinedAt: new Date().toISOString() }, h.state.caPem, await privateKeyToPem(keys.privateKey), issued.certPem);
+  return dir;
+}
