@@ -96,7 +96,7 @@ const hasSystemd = (): boolean => existsSync('/run/systemd/system');
  * failed units, journal), plus restarts of the units named by --allow-unit.
  */
 export function devAgentConfig(allowUnits: string[], systemd: boolean, pgNames: string[] = [], slurm = false): { ops: Record<string, object>; postgres?: object } {
-  const ops: Record<string, object> = { 'diag.host': {} };
+  const ops: Record<string, object> = { 'diag.host': {}, 'diag.ping': {} };
   if (slurm) {
     // Modest limits for trying resubmission on a local cluster; never root's jobs.
     ops['slurm.job'] = {};

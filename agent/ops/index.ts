@@ -1,5 +1,6 @@
 import type { OpImpl } from './types.js';
 import diagHost from './diag-host.js';
+import diagPing from './diag-ping.js';
 import diagService from './diag-service.js';
 import journalQuery from './journal-query.js';
 import pgAdvise from './pg-advise.js';
@@ -18,7 +19,7 @@ import sysStatus from './sys-status.js';
  * narrows it per host. Adding an op: one file in this folder plus one line here.
  */
 export const OP_TABLE: readonly OpImpl[] = [
-  diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
+  diagHost, diagPing, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
   pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
   slurmJob, slurmResubmit,
 ];

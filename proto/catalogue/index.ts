@@ -1,5 +1,6 @@
 import type { OpSpec } from '../op-spec.js';
 import { diagHost } from './diag-host.js';
+import { diagPing } from './diag-ping.js';
 import { diagService } from './diag-service.js';
 import { journalQuery } from './journal-query.js';
 import { pgAdvise, pgApplyIndex, pgBuilds, pgDropIndex, pgExplain, pgTopQueries, pgVerifyIndex } from './pg-ops.js';
@@ -12,7 +13,7 @@ import { sysStatus } from './sys-status.js';
  * Every operation ku knows. Adding an operation: one spec file here plus one
  * line in this list, then its implementation in agent/ops (see agent/README.md).
  */
-export const CATALOGUE: readonly OpSpec[] = [diagHost, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
+export const CATALOGUE: readonly OpSpec[] = [diagHost, diagPing, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
   pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
   slurmJob, slurmResubmit];
 
