@@ -47,6 +47,14 @@ const FileSchema = z
       .strict()
       .default({ databases: {} })
       .describe('databases the pg ops may use; connection secrets come from a file or the environment, never the config itself'),
+    kubernetes: z
+      .object({
+        kubeconfig: z.string().regex(/^\/[^\0]*$/).optional().describe('kubeconfig file; without it, the in-cluster service account'),
+        namespaces: z.array(z.string().regex(/^[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?$/)).min(1).describe('namespaces the k8s ops may read (globs with *)'),
+      })
+      .strict()
+      .optional()
+      .describe('how this agent reaches a Kubernetes API, and which namespaces it may read'),
   })
   .strict();
 
@@ -62,6 +70,7 @@ export interface PgDatabase {
 export interface HostSettings {
   readonly systemd: { readonly busAddress?: string; readonly journalDirectory?: string };
   readonly postgres: ReadonlyMap<string, PgDatabase>;
+  readonly kubernetes: { readonly kubeconfig?: string; readonly namespaces: readonly string[] } | null;
 }
 
 /** The parsed, checked agent config. */
@@ -111,7 +120,7 @@ export function parseAgentConfig(raw: unknown, table: readonly OpImpl[], where =
     ops,
     maxConcurrentOps: r.data.maxConcurrentOps,
     logLevel: r.data.logLevel,
-    host: Object.freeze({ systemd: Object.freeze({ ...r.data.systemd }), postgres }),
+    host: Object.freeze({ systemd: Object.freeze({ ...r.data.systemd }), postgres, kubernetes: r.data.kubernetes ? Object.freeze({ ...r.data.kubernetes }) : null }),
   });
 }
 

@@ -55,6 +55,7 @@ export const ERRORS = {
   KU_ERR_SLURM_FLAG_REFUSED: { exit: 'denied', retryable: false, hint: 'An added flag is not allowed or exceeds the agent\'s limits; the details name the token. Use only the allowlisted flags as --name or --name=value.' },
   KU_ERR_SLURM_USER_EXCLUDED: { exit: 'denied', retryable: false, hint: 'The agent does not resubmit jobs of this user (excludeUsers in its config).' },
   KU_ERR_SLURM_RESUBMIT_BUDGET: { exit: 'denied', retryable: false, hint: 'This job was resubmitted as often as the agent allows; look at why it keeps failing before trying by hand.' },
+  KU_ERR_K8S_NAMESPACE_NOT_ALLOWED: { exit: 'denied', retryable: false, hint: 'The agent may not read that namespace (kubernetes.namespaces in its config); pick an allowed one.' },
   KU_ERR_JOIN_NAME_TAKEN: { exit: 'denied', retryable: false, hint: 'An agent with this name is already enrolled; pick another --name or revoke the old one first.' },
   // unavailable
   KU_ERR_HUB_UNREACHABLE: { exit: 'unavailable', retryable: true, hint: 'Check that the hub runs and KU_HUB points at it; then retry.' },
@@ -82,6 +83,9 @@ export const ERRORS = {
   KU_ERR_SLURM_SCRIPT_UNAVAILABLE: { exit: 'failed', retryable: false, hint: 'The original batch script can no longer be retrieved: set AccountingStoreFlags=job_script in slurm.conf (and a longer MinJobAge) so future jobs can be resubmitted.' },
   KU_ERR_SLURM_UNAVAILABLE: { exit: 'failed', retryable: true, hint: 'The Slurm controller or accounting did not answer on that host; check slurmctld and slurmdbd.' },
   KU_ERR_SLURM_FAILED: { exit: 'failed', retryable: false, hint: 'A Slurm command failed; the message has its output.' },
+  KU_ERR_K8S_NOT_FOUND: { exit: 'failed', retryable: false, hint: 'No such deployment in that namespace; check the name and --namespace.' },
+  KU_ERR_K8S_UNAVAILABLE: { exit: 'failed', retryable: true, hint: 'The agent could not reach the Kubernetes API or was refused by it; check its kubeconfig or service account and its RBAC (deploy/k8s).' },
+  KU_ERR_K8S_FAILED: { exit: 'failed', retryable: false, hint: 'The Kubernetes API returned an error; the message says which.' },
   KU_ERR_OP_FAILED: { exit: 'failed', retryable: false, hint: 'The operation ran and failed on the target; the message and details say why.' },
   KU_ERR_INTERNAL: { exit: 'failed', retryable: false, hint: 'An unexpected error inside ku; check the hub and agent logs and report it.' },
 } as const satisfies Record<string, ErrorDef>;

@@ -3,6 +3,7 @@ import diagHost from './diag-host.js';
 import diagPing from './diag-ping.js';
 import diagService from './diag-service.js';
 import journalQuery from './journal-query.js';
+import k8sUnreadyLogs from './k8s-unready-logs.js';
 import pgAdvise from './pg-advise.js';
 import pgApplyIndex from './pg-apply-index.js';
 import pgDropIndex from './pg-drop-index.js';
@@ -21,5 +22,5 @@ import sysStatus from './sys-status.js';
 export const OP_TABLE: readonly OpImpl[] = [
   diagHost, diagPing, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
   pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
-  slurmJob, slurmResubmit,
+  slurmJob, slurmResubmit, k8sUnreadyLogs,
 ];

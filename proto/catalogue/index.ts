@@ -3,6 +3,7 @@ import { diagHost } from './diag-host.js';
 import { diagPing } from './diag-ping.js';
 import { diagService } from './diag-service.js';
 import { journalQuery } from './journal-query.js';
+import { k8sUnreadyLogs } from './k8s-ops.js';
 import { pgAdvise, pgApplyIndex, pgBuilds, pgDropIndex, pgExplain, pgTopQueries, pgVerifyIndex } from './pg-ops.js';
 import { slurmJob, slurmResubmit } from './slurm-ops.js';
 import { sysFailed } from './sys-failed.js';
@@ -15,7 +16,7 @@ import { sysStatus } from './sys-status.js';
  */
 export const CATALOGUE: readonly OpSpec[] = [diagHost, diagPing, diagService, journalQuery, sysStatus, sysRestart, sysFailed,
   pgTopQueries, pgExplain, pgAdvise, pgApplyIndex, pgVerifyIndex, pgDropIndex, pgBuilds,
-  slurmJob, slurmResubmit];
+  slurmJob, slurmResubmit, k8sUnreadyLogs];
 
 /** A lookup table over a list of specs (the catalogue, or a test's own). */
 export class Catalogue {
