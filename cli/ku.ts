@@ -16,6 +16,7 @@ const conn = { hub: { type: 'string' }, identity: { type: 'string' }, json: { ty
 
 const commands = {
   dev: ['run a hub and an agent for this machine with generated credentials', async (argv: string[]) => (await import('./dev.js')).runDev(argv, process.env)],
+  mcp: ['serve the operations as Model Context Protocol tools on stdio (for AI agents, no shell)', async (argv: string[]) => (await import('./mcp.js')).runMcp(argv, process.env)],
   version: [
     'print the version',
     async () => {

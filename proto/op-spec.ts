@@ -33,6 +33,8 @@ export interface OpSpec<P extends z.ZodObject = z.ZodObject, R extends z.ZodType
     /** Extra spellings of the command. */
     readonly aliases?: readonly string[];
   };
+  /** Whether the change can destroy or interrupt something (a dropped index, a restarted service). */
+  readonly destructive?: boolean;
   /** Result fields the hub copies into the audit outcome record (e.g. the new job id). */
   readonly auditFields?: readonly string[];
 }

@@ -104,6 +104,7 @@ export const pgDropIndex = defineOp({
   params: z.object({ db, index: pgTableName.describe('index, as NAME or SCHEMA.NAME'), dryRun: z.boolean().default(false).describe('check only') }).strict(),
   result: z.object({ db: z.string(), index: z.string(), table: z.string(), dropped: z.boolean(), ddl: z.string() }),
   errors: ['KU_ERR_PG_INDEX_NOT_FOUND', 'KU_ERR_PG_INDEX_NOT_OURS', 'KU_ERR_PG_INDEX_BACKS_CONSTRAINT', 'KU_ERR_PG_TABLE_NOT_ALLOWED', 'KU_ERR_PG_LOCK_TIMEOUT'],
+  destructive: true,
   cli: { bin: 'ku-pg', command: 'drop-index' },
 });
 

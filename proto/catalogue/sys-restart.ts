@@ -33,5 +33,6 @@ export const sysRestart = defineOp({
     journal: z.array(journalEntry).describe('journal lines of the unit since the restart began (newest first)'),
   }),
   errors: ['KU_ERR_UNIT_NOT_ALLOWED', 'KU_ERR_RESTART_BUDGET_EXCEEDED', 'KU_ERR_UNIT_NOT_FOUND', 'KU_ERR_UNIT_FAILED', 'KU_ERR_SYSTEMD_DENIED', 'KU_ERR_SYSTEMD_UNAVAILABLE'],
+  destructive: true,
   cli: { bin: 'ku-sys', command: 'restart-service', positional: ['unit'], aliases: ['restart'] },
 });
