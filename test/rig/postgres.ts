@@ -3,6 +3,7 @@
  * (shared/RIG.md §1): its own directory, a free port on 127.0.0.1, torn down
  * by `stop()`. Runs the server as the postgres user (it refuses root).
  */
+import { requireRig } from './gate.js';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -33,13 +34,9 @@ export function postgresRigUnavailable(): string | null {
   return null;
 }
 
-/** True when the rig can run; in CI or as root a rig that cannot run is a failure. */
+/** True when the rig can run (see gate.ts). */
 export function requirePostgresRig(env: NodeJS.ProcessEnv = process.env): boolean {
-  const why = postgresRigUnavailable();
-  if (!why) return true;
-  if (env.CI || process.getuid?.() === 0) throw new Error(`PostgreSQL system tests cannot run: ${why}`);
-  process.stderr.write(`\n*** SKIPPING PostgreSQL system tests: ${why}. ***\n\n`);
-  return false;
+  return requireRig('PostgreSQL', postgresRigUnavailable(), env);
 }
 
 function freePort(): Promise<number> {

@@ -2,6 +2,7 @@
  * A real single-node Slurm with accounting (test/rig/slurm-up.sh, from shared/RIG.md §2), for the
  * one test file that uses it: Slurm is one per machine (fixed ports and /etc/slurm).
  */
+import { requireRig } from './gate.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,13 +18,9 @@ export function slurmRigUnavailable(): string | null {
   return null;
 }
 
-/** True when the rig can run; in CI or as root a rig that cannot run is a failure. */
+/** True when the rig can run (see gate.ts). */
 export function requireSlurmRig(env: NodeJS.ProcessEnv = process.env): boolean {
-  const why = slurmRigUnavailable();
-  if (!why) return true;
-  if (env.CI || process.getuid?.() === 0) throw new Error(`Slurm system tests cannot run: ${why}`);
-  process.stderr.write(`\n*** SKIPPING Slurm system tests: ${why}. ***\n\n`);
-  return false;
+  return requireRig('Slurm', slurmRigUnavailable(), env);
 }
 
 export function slurmUp(): void {

@@ -9,6 +9,7 @@
  * and the journal at /proc/PID1/root/run/log/journal. Non-root processes must run inside with
  * `nsenterArgs` (mount+pid namespaces; the network stays the host's so they can reach a hub).
  */
+import { requireRig } from './gate.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -201,14 +202,7 @@ exec env -i container=kutest SYSTEMD_UNIT_PATH=${units} PATH=/usr/sbin:/usr/bin:
   return inst;
 }
 
-/**
- * Gate for system tests: true when the rig can run. In CI, or as root, a rig
- * that cannot run is a failure, never a quiet skip.
- */
+/** True when the rig can run (see gate.ts). */
 export function requireSystemdRig(env: NodeJS.ProcessEnv = process.env): boolean {
-  const why = systemdRigUnavailable();
-  if (!why) return true;
-  if (env.CI || process.getuid?.() === 0) throw new Error(`system tests cannot run: ${why}`);
-  process.stderr.write(`\n*** SKIPPING systemd system tests: ${why}. Run \`npm test\` as root to include them. ***\n\n`);
-  return false;
+  return requireRig('systemd', systemdRigUnavailable(), env);
 }
