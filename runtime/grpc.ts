@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 import { ERRORS, KuError, isErrorCode, type KuErrorBody } from '../proto/errors.js';
 import type { KuErrorWire } from '../proto/wire.js';
 
@@ -35,6 +36,14 @@ export interface KuPackage {
 
 let cached: KuPackage | undefined;
 
+/** The contract's text, embedded by the single-file build (scripts/package.mjs). */
+declare const __KU_PROTO__: string | undefined;
+
+function protoText(): string {
+  if (typeof __KU_PROTO__ === 'string') return __KU_PROTO__;
+  return readFileSync(protoFile(), 'utf8');
+}
+
 function protoFile(): string {
   // Source tree: runtime/../proto; build: dist/runtime/../proto (copied by the build).
   const p = fileURLToPath(new URL('../proto/ku.proto', import.meta.url));
@@ -45,13 +54,9 @@ function protoFile(): string {
 /** Load ku.proto once per process. */
 export function kuPackage(): KuPackage {
   if (cached) return cached;
-  const def = protoLoader.loadSync(protoFile(), {
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
+  const options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+  const root = protobuf.parse(protoText(), { keepCase: true }).root;
+  const def = protoLoader.fromJSON(root.toJSON(), options);
   const pkg = grpc.loadPackageDefinition(def) as unknown as { ku: { v1: KuPackage } };
   cached = pkg.ku.v1;
   return cached;

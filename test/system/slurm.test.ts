@@ -26,8 +26,21 @@ const OPS = {
 };
 
 const state = (id: string): string => slurm(['sacct', '-j', id, '-X', '--noheader', '--parsable2', '--format=State']).split('\n')[0] ?? '';
-/** Distinct job ids the cluster knows (a requeued job can show more than one accounting row). */
-const jobCount = (): number => new Set([...slurm(['sacct', '-a', '-X', '--noheader', '--format=JobIDRaw', '-S', 'now-1hour']).split('\n'), ...slurm(['squeue', '-h', '-o', '%A']).split('\n')].map((x) => x.trim()).filter(Boolean)).size;
+/** Job ids the cluster knows, with user and name (a requeued job can show more than one accounting row). */
+function jobIds(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of slurm(['sacct', '-a', '-X', '--noheader', '--parsable2', '--format=JobIDRaw,User,JobName', '-S', 'now-1hour']).split('\n')) {
+    const [id, user, name] = l.split('|');
+    if (id) out.set(id, `${user}:${name}`);
+  }
+  for (const l of slurm(['squeue', '-h', '-t', 'all', '-o', '%A|%u|%j']).split('\n')) {
+    const [id, user, name] = l.split('|');
+    if (id) out.set(id, `${user}:${name}`);
+  }
+  return out;
+}
+/** Jobs that appeared since `before` and look like a resubmission of a test job (nobody's wrap/hungry). */
+const resubmittedSince = (before: Map<string, string>): string[] => [...jobIds()].filter(([id, who]) => !before.has(id) && /^nobody:(wrap|hungry)$/.test(who)).map(([id]) => id);
 
 async function kuslurm(...args: string[]) {
   const r = await cli('ku-slurm', [...args, '--json'], env);
@@ -110,15 +123,17 @@ describe.runIf(enabled)('ku-slurm resubmit', () => {
   }, 120_000);
 
   it('--dry-run prints the exact argv and submits nothing', async () => {
-    const before = jobCount();
+    const before = jobIds();
     const r = await kuslurm('resubmit', jobs.failed!, '--add-flags', '--time=00:10:00', '--dry-run');
     expect(r.code).toBe(0);
     expect(r.out.data).toMatchObject({ dryRun: true, newJobId: null, argv: ['sbatch', '--parsable', '--chdir=/tmp', '--job-name=wrap', '--partition=debug', '--mem=100M', '--time=00:10:00'] });
-    expect(jobCount()).toBe(before);
+    expect(resubmittedSince(before)).toEqual([]);
   });
 
   it('refuses bad flags, limits, states, unknown jobs and excluded users, naming the cause, and submits nothing', async () => {
-    const before = jobCount();
+    const before = jobIds();
+    const submitted = () => readAudit(join(h.dir, HUB_FILES.audit)).filter((x) => x.op === 'slurm.resubmit' && x.kind === 'outcome' && x.ok === true).length;
+    const submittedBefore = submitted();
     const cases: [string, string, string][] = [
       [jobs.failed!, '--wrap=id', 'KU_ERR_SLURM_FLAG_REFUSED'],
       [jobs.failed!, '--nice=5', 'KU_ERR_SLURM_FLAG_REFUSED'],
@@ -141,7 +156,9 @@ describe.runIf(enabled)('ku-slurm resubmit', () => {
       expect(r.out.error?.code, `${id} ${flags}`).toBe(code);
       if (code === 'KU_ERR_SLURM_FLAG_REFUSED') expect(r.out.error.details.token, flags).toBe(flags.split(' ').find((t) => t !== '--mem=100M') ?? flags);
     }
-    expect(jobCount()).toBe(before);
+    expect(resubmittedSince(before)).toEqual([]);
+    // And by ku's own record: every one of these calls was refused, none submitted.
+    expect(submitted()).toBe(submittedBefore);
   });
 
   it('a per-job resubmit budget stops the third resubmission', async () => {
