@@ -118,23 +118,34 @@ export default implement({
       const pid = (await main.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
       mon = await connect(db, 'apply-index monitor');
       const monitor = mon;
-      const onAbort = (): void => void monitor.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined);
+      // One query at a time on the monitor session: progress polls, the cancel and the cleanup take turns.
+      let turn: Promise<unknown> = Promise.resolve();
+      const onMonitor = <T>(f: () => Promise<T>): Promise<T> => {
+        const p = turn.then(f, f);
+        turn = p.catch(() => undefined);
+        return p;
+      };
+      const onAbort = (): void => void onMonitor(() => monitor.query('SELECT pg_cancel_backend($1)', [pid])).catch(() => undefined);
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      let polling = false;
       const poll = setInterval(() => {
-        monitor
-          .query('SELECT phase, blocks_done::float8 AS bd, blocks_total::float8 AS bt, tuples_done::float8 AS td, tuples_total::float8 AS tt FROM pg_stat_progress_create_index WHERE pid = $1', [pid])
+        if (polling) return;
+        polling = true;
+        onMonitor(() => monitor.query('SELECT phase, blocks_done::float8 AS bd, blocks_total::float8 AS bt, tuples_done::float8 AS td, tuples_total::float8 AS tt FROM pg_stat_progress_create_index WHERE pid = $1', [pid]))
           .then((r) => {
             const p = r.rows[0];
             if (p) ctx.progress({ index: name, phase: p.phase, blocksDone: p.bd, blocksTotal: p.bt, tuplesDone: p.td, tuplesTotal: p.tt });
           })
-          .catch(() => undefined);
+          .catch(() => undefined)
+          .finally(() => (polling = false));
       }, l.progressIntervalMs);
       try {
         await main.query(ddl);
       } catch (e) {
         const err = ctx.signal.aborted ? new KuError('KU_ERR_CANCELLED', 'the build was cancelled') : pgError(e, `building ${name}`);
         await main.query('RESET statement_timeout').catch(() => undefined);
-        const cleaned = await dropLeftover(monitor, indexSql, Date.now() + l.cleanupTimeoutMs);
+        clearInterval(poll);
+        const cleaned = await onMonitor(() => dropLeftover(monitor, indexSql, Date.now() + l.cleanupTimeoutMs));
         const details = { ...(typeof err.details === 'object' && err.details ? err.details : {}), index: name, leftoverDropped: cleaned };
         throw new KuError(err.code, `${err.message}${cleaned ? '; the INVALID index it left was dropped' : `; the INVALID index ${name} could not be dropped yet (a rerun drops it)`}`, details);
       } finally {
