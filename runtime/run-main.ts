@@ -18,6 +18,11 @@ export function printFailure(err: KuError, op: string, json: boolean): void {
 /** Run a program's entry point and set the exit code. */
 export function runMain(name: string, fn: (argv: string[]) => Promise<number>): void {
   const argv = process.argv.slice(2);
+  // `ku ops | head`: the reader went away. End quietly, as a Unix filter does on SIGPIPE.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
   fn(argv).then(
     (code) => {
       process.exitCode = code;

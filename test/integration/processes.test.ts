@@ -87,6 +87,15 @@ describe('operator workflow with real processes', () => {
     expect((await cli('ku-diag', ['host', '--help'])).stdout).toMatch(/--top N/);
     expect((await cli('ku-hub', ['token', 'create', '--help'])).code).toBe(0);
   });
+
+  it('a reader that goes away (ku ops | head) ends the program quietly with its own exit code', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/cli/ku.js'), 'ops', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy(); // closed before the program writes a byte
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    expect(await exited(child)).toBe(0);
+    expect(err).toBe('');
+  });
 });
 
 describe('ku dev', () => {
