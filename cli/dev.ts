@@ -13,15 +13,34 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { homedir, hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KuError } from '../proto/errors.js';
 import { helpIf, parseFlags } from '../runtime/cli-util.js';
 
-const HUB_MAIN = fileURLToPath(new URL('../hub/main.js', import.meta.url));
-const AGENT_MAIN = fileURLToPath(new URL('../agent/main.js', import.meta.url));
-/** The repository's bin/ folder of shims (ku, ku-diag, ...), put on PATH by the printed exports. */
-const BIN_DIR = fileURLToPath(new URL('../../bin', import.meta.url));
+/**
+ * How to start ku-hub and ku-agent. From a checkout or an npm install: this Node.js with their
+ * modules beside this one (and the repository's bin/ of shims for the printed PATH). From the
+ * single executable of `npm run package`, where there are no modules: the ku-hub and ku-agent
+ * executables installed beside it (the packages put all three in /usr/bin).
+ */
+function programs(): { hub: string[]; agent: string[]; binDir: string | null } {
+  // esbuild's CommonJS bundle leaves import.meta empty: that is the single executable.
+  const here = (import.meta as { url?: string }).url;
+  if (here) {
+    return {
+      hub: [process.execPath, fileURLToPath(new URL('../hub/main.js', here))],
+      agent: [process.execPath, fileURLToPath(new URL('../agent/main.js', here))],
+      binDir: fileURLToPath(new URL('../../bin', here)),
+    };
+  }
+  const beside = (name: string): string[] => {
+    const p = join(dirname(process.execPath), name);
+    if (!existsSync(p)) throw new KuError('KU_ERR_USAGE', `ku dev starts ${name}, which is not installed beside ${process.execPath}: install the ${name} package too (or run ku dev from a checkout: npm start)`);
+    return [p];
+  };
+  return { hub: beside('ku-hub'), agent: beside('ku-agent'), binDir: null };
+}
 
 export function defaultDevState(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'ku', 'dev');
@@ -39,9 +58,9 @@ function freePort(): Promise<number> {
 }
 
 /** Run a ku program to completion; its stdout, or a KuError with its stderr. */
-function runSync(main: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new KuError('KU_ERR_INTERNAL', `${main.split('/').slice(-2).join('/')} ${args[0]} failed: ${(r.stderr || r.stdout).trim()}`);
+function runSync(program: string[], args: string[]): string {
+  const r = spawnSync(program[0]!, [...program.slice(1), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new KuError('KU_ERR_INTERNAL', `${program.at(-1)!.split('/').slice(-2).join('/')} ${args[0]} failed: ${(r.stderr || r.stdout).trim()}`);
   return r.stdout.trim();
 }
 
@@ -65,9 +84,9 @@ function waitPort(port: number, child: ChildProcess, timeoutMs: number): Promise
   });
 }
 
-function startChild(main: string, args: string[], logPath: string, env: Record<string, string> = {}): ChildProcess {
+function startChild(program: string[], args: string[], logPath: string, env: Record<string, string> = {}): ChildProcess {
   const log = createWriteStream(logPath, { flags: 'a' });
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(program[0]!, [...program.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
@@ -144,6 +163,7 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
   const allowUnits = values['allow-unit'] ?? [];
   for (const g of allowUnits) if (!/^[A-Za-z0-9:_.@*\\-]+$/.test(g)) throw new KuError('KU_ERR_USAGE', `--allow-unit ${JSON.stringify(g)}: unit names or globs with *`);
   if (helpIf(values.help, HELP)) return 0;
+  const { hub: HUB_MAIN, agent: AGENT_MAIN, binDir: BIN_DIR } = programs();
   const dir = values.state ?? defaultDevState(env);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const hubDir = join(dir, 'hub');
@@ -194,7 +214,7 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
       client.close();
     }
     say(`agent  ${name} connected (log ${join(dir, 'agent.log')})`);
-    const exports = `export KU_HUB=${hubAddr}\nexport KU_IDENTITY=${principalDir}\n${existsSync(BIN_DIR) ? `export PATH="${BIN_DIR}:$PATH"\n` : ''}`;
+    const exports = `export KU_HUB=${hubAddr}\nexport KU_IDENTITY=${principalDir}\n${BIN_DIR && existsSync(BIN_DIR) ? `export PATH="${BIN_DIR}:$PATH"\n` : ''}`;
     writeFileSync(join(dir, 'env'), exports);
     say('\nPaste these lines in another terminal, then try `ku-diag host`:\n');
     process.stdout.write(exports);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `ku`: the umbrella command: a local dev setup, version, and hub queries. */
+import { basename } from 'node:path';
 import { catalogue } from '../proto/catalogue/index.js';
+import { OP_BINS, type OpBin } from '../proto/op-spec.js';
 import { dispatch, helpIf, parseFlags } from '../runtime/cli-util.js';
 import { runMain } from '../runtime/run-main.js';
 import { KU_VERSION } from '../runtime/version.js';
@@ -96,4 +98,10 @@ const commands = {
   ],
 } as const;
 
-runMain('ku', (argv) => dispatch('ku', 'the ku control plane: safe, audited operations for AI and people', commands, argv));
+// One program, several names: the single executable of `npm run package` is installed as ku with
+// ku-diag, ku-sys, ... as symbolic links to it (as busybox does), and answers to the name it was called by.
+const invokedAs = basename(process.argv0);
+if ((OP_BINS as readonly string[]).includes(invokedAs)) {
+  const bin = invokedAs as OpBin;
+  runMain(bin, async (argv) => (await import('./op-bin.js')).runOpBin(bin, argv));
+} else runMain('ku', (argv) => dispatch('ku', 'the ku control plane: safe, audited operations for AI and people', commands, argv));

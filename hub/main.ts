@@ -5,6 +5,7 @@ import { KuError } from '../proto/errors.js';
 import { parseDuration } from '../runtime/duration.js';
 import { dispatch, helpIf, need, parseFlags } from '../runtime/cli-util.js';
 import { parseLabels } from '../runtime/selector.js';
+import { KU_VERSION } from '../runtime/version.js';
 
 const DEFAULT_STATE = process.env.KU_HUB_STATE || '/var/lib/ku-hub';
 
@@ -122,6 +123,13 @@ const commands = {
       const n = Number(values.lines ?? 20);
       if (!Number.isInteger(n) || n <= 0) throw new KuError('KU_ERR_USAGE', '-n takes a positive integer');
       for (const r of readAudit(st.path(HUB_FILES.audit), { limit: n, ...(values.op ? { op: values.op } : {}), ...(values.principal ? { principal: values.principal } : {}) })) process.stdout.write(`${JSON.stringify(r)}\n`);
+      return 0;
+    },
+  ],
+  version: [
+    'print the version',
+    async () => {
+      process.stdout.write(`ku-hub ${KU_VERSION}\n`);
       return 0;
     },
   ],

@@ -1,20 +1,23 @@
 // Self-contained programs and Debian packages (run after `npm run build`):
 //   node scripts/package.mjs            -> dist/pkg/ku-hub, dist/pkg/ku-agent, dist/pkg/ku (single executables)
-//                                          and dist/pkg/ku-hub_VERSION_ARCH.deb, dist/pkg/ku-agent_VERSION_ARCH.deb
+//                                          and dist/pkg/ku-hub_VERSION_ARCH.deb, dist/pkg/ku-agent_VERSION_ARCH.deb,
+//                                          dist/pkg/ku_VERSION_ARCH.deb (the CLIs: ku, and ku-diag, ku-sys, ... linked to it)
 // Each program is bundled with esbuild into one CommonJS file (the .proto contract embedded), then
 // made a Node.js single executable application: the runtime is inside, so a server needs neither
 // node_modules nor a Node.js installation (Debian 12's is 18).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const out = join(root, 'dist/pkg');
 const only = process.argv.slice(2);
-const PROGRAMS = { 'ku-hub': 'dist/hub/main.js', 'ku-agent': 'dist/agent/main.js', ku: 'dist/cli/ku.js' };
+// Bundled from the TypeScript sources (esbuild reads them directly), not from dist/, whose CLI
+// entry points are already ES module bundles of their own (scripts/build.mjs).
+const PROGRAMS = { 'ku-hub': 'hub/main.ts', 'ku-agent': 'agent/main.ts', ku: 'cli/ku.ts' };
 const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch];
 
@@ -48,13 +51,14 @@ async function single(name, entry) {
   return exe;
 }
 
-function deb(name, exe, files, scripts, description) {
+function deb(name, exe, files, scripts, description, { links = [], depends = 'adduser' } = {}) {
   const dir = join(out, `deb-${name}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'DEBIAN'), { recursive: true });
   mkdirSync(join(dir, 'usr/bin'), { recursive: true });
   copyFileSync(exe, join(dir, 'usr/bin', name));
   chmodSync(join(dir, 'usr/bin', name), 0o755);
+  for (const link of links) symlinkSync(name, join(dir, 'usr/bin', link));
   const conffiles = [];
   for (const [src, dest, mode, conf] of files) {
     mkdirSync(join(dir, dirname(dest)), { recursive: true });
@@ -64,7 +68,7 @@ function deb(name, exe, files, scripts, description) {
   }
   writeFileSync(
     join(dir, 'DEBIAN/control'),
-    `Package: ${name}\nVersion: ${pkg.version}\nArchitecture: ${arch}\nMaintainer: ku maintainers <ku@example.invalid>\nSection: admin\nPriority: optional\nDepends: adduser\nDescription: ${description}\n Self-contained: carries its own JavaScript runtime; no Node.js needed.\n`,
+    `Package: ${name}\nVersion: ${pkg.version}\nArchitecture: ${arch}\nMaintainer: ku maintainers <ku@example.invalid>\nSection: admin\nPriority: optional\n${depends ? `Depends: ${depends}\n` : ''}Description: ${description}\n Self-contained: carries its own JavaScript runtime; no Node.js needed.\n`,
   );
   if (conffiles.length) writeFileSync(join(dir, 'DEBIAN/conffiles'), conffiles.map((f) => `/${f}\n`).join(''));
   for (const [script, text] of Object.entries(scripts)) {
@@ -95,5 +99,12 @@ if (made['ku-hub']) {
     ['deploy/systemd/ku-hub.service', 'lib/systemd/system/ku-hub.service', 0o644, false],
     ['deploy/examples/roles.json', 'usr/share/ku-hub/roles.example.json', 0o644, false],
   ], scripts('ku-hub'), 'ku hub: CA, role policy, audit and routing to ku agents');
+}
+if (made.ku) {
+  // One executable under six names (as busybox does): cli/ku.ts answers to the name it is called by.
+  deb('ku', made.ku, [], {}, 'ku command-line programs: ku, ku-diag, ku-sys, ku-pg, ku-slurm, ku-k8s', {
+    links: (await import(pathToFileURL(join(root, 'dist/proto/op-spec.js')).href)).OP_BINS,
+    depends: '',
+  });
 }
 process.stdout.write(`${Object.keys(made).map((n) => `dist/pkg/${n}`).join(' ')} and packages in dist/pkg\n`);
