@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineOp } from '../proto/op-spec.js';
 import { diagHost } from '../proto/catalogue/diag-host.js';
+import { pgApplyIndex } from '../proto/catalogue/pg-ops.js';
 import { opHelp, paramFlags, parseOpArgs, validateParams } from './args.js';
 
 const spec = defineOp({
@@ -48,6 +49,13 @@ describe('flags derived from the op spec', () => {
     expect(() => parseOpArgs(spec, ['u', '--evil'])).toThrow(expect.objectContaining({ code: 'KU_ERR_USAGE' }));
     expect(() => parseOpArgs(spec, ['u', 'v'])).toThrow(expect.objectContaining({ code: 'KU_ERR_USAGE' }));
     expect(() => parseOpArgs(spec, ['u', '--unit', 'v'])).toThrow(expect.objectContaining({ code: 'KU_ERR_USAGE' }));
+  });
+
+  it('takes a flag alias for its flag, and refuses both at once', () => {
+    expect(parseOpArgs(pgApplyIndex, ['--table', 't', '--column', 'c', '--for-query', 'SELECT 1']).params).toEqual({ table: 't', column: ['c'], query: 'SELECT 1' });
+    expect(parseOpArgs(pgApplyIndex, ['--table', 't', '--column', 'c', '--for-query=SELECT 1']).params.query).toBe('SELECT 1');
+    expect(() => parseOpArgs(pgApplyIndex, ['--table', 't', '--column', 'c', '--for-query', 'a', '--query', 'b'])).toThrow(expect.objectContaining({ code: 'KU_ERR_USAGE' }));
+    expect(opHelp(pgApplyIndex)).toMatch(/--query VALUE\s+the query, as SQL \(also --for-query\)/);
   });
 
   it('validates against the schema and names the flag at fault', () => {

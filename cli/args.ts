@@ -93,6 +93,20 @@ export function parseOpArgs(spec: OpSpec, argv: string[]): ParsedOpArgs {
     options[f.flag] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind.endsWith('[]') ? { multiple: true } : {}) };
     if (f.kind === 'boolean') options[`no-${f.flag}`] = { type: 'boolean' };
   }
+  // Flag aliases (`--for-query` for `--query`) become the flag itself; giving both is an error.
+  const aliases = spec.cli.flagAliases ?? {};
+  const seen = new Map<string, string>();
+  argv = argv.map((a) => {
+    const m = /^--([a-z][a-z0-9-]*)(=.*)?$/.exec(a);
+    if (!m) return a;
+    const target = aliases[m[1]!] ?? m[1]!;
+    if (Object.values(aliases).includes(target)) {
+      const before = seen.get(target);
+      if (before && before !== m[1]) throw new KuError('KU_ERR_USAGE', `--${before} and --${m[1]} are the same flag; give one`);
+      seen.set(target, m[1]!);
+    }
+    return `--${target}${m[2] ?? ''}`;
+  });
   // A flag that takes a value takes the next argument, even one starting with "-" (a negative pg
   // queryid, or `--add-flags "--requeue --mem=32G"`), as getopt does.
   const args: string[] = [];
@@ -165,9 +179,10 @@ export function opHelp(spec: OpSpec): string {
     '',
     'Flags:',
   ];
+  const aliasesOf = (flag: string): string[] => Object.entries(spec.cli.flagAliases ?? {}).filter(([, t]) => t === flag).map(([a]) => `also --${a}`);
   for (const f of flags) {
     const val = f.kind === 'boolean' ? '' : f.enum ? ` ${f.enum.join('|')}` : f.kind.startsWith('number') || f.kind === 'integer' ? ' N' : ' VALUE';
-    const extra = [f.required ? 'required' : '', f.default !== undefined ? `default ${JSON.stringify(f.default)}` : '', f.kind.endsWith('[]') ? 'repeatable' : ''].filter(Boolean).join(', ');
+    const extra = [f.required ? 'required' : '', f.default !== undefined ? `default ${JSON.stringify(f.default)}` : '', f.kind.endsWith('[]') ? 'repeatable' : '', ...aliasesOf(f.flag)].filter(Boolean).join(', ');
     lines.push(`  --${f.flag}${val}`.padEnd(30) + `${f.description}${extra ? ` (${extra})` : ''}`);
   }
   lines.push(

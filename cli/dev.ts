@@ -104,8 +104,19 @@ function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   });
 }
 
-/** Whether this machine has a working Slurm (sinfo answers). */
-const hasSlurm = (): boolean => spawnSync('sinfo', ['-h', '-o', '%P'], { timeout: 5000 }).status === 0;
+/**
+ * Whether this machine has a working Slurm: `yes` when sinfo answers, `silent` when sinfo is
+ * installed but its controller does not answer, `no` without sinfo. Asked while the hub starts,
+ * and not for long: a controller that is down keeps sinfo retrying for about ten seconds, while a
+ * working one answers in tens of milliseconds.
+ */
+function hasSlurm(): Promise<'yes' | 'silent' | 'no'> {
+  return new Promise((resolve) => {
+    const child = spawn('sinfo', ['-h', '-o', '%P'], { stdio: 'ignore', timeout: 2000 });
+    child.once('error', () => resolve('no'));
+    child.once('exit', (code) => resolve(code === 0 ? 'yes' : 'silent'));
+  });
+}
 
 /** Whether this machine was booted with systemd (its D-Bus API and journal are there). */
 const hasSystemd = (): boolean => existsSync('/run/systemd/system');
@@ -178,6 +189,7 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
   const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
   const hubAddr = `127.0.0.1:${port}`;
   const say = (s: string): boolean => process.stderr.write(`${s}\n`);
+  const slurmAnswers = hasSlurm();
   const hub = startChild(HUB_MAIN, ['start', '--state', hubDir], join(dir, 'hub.log'));
   const children: ChildProcess[] = [hub];
   const stopAll = async (): Promise<void> => {
@@ -193,9 +205,11 @@ export async function runDev(argv: string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     // Rewritten at every start: the flags of this run decide what the dev agent may do.
     const systemd = hasSystemd();
-    const slurm = hasSlurm();
+    const slurmState = await slurmAnswers;
+    const slurm = slurmState === 'yes';
     writeFileSync(join(agentDir, 'config.json'), `${JSON.stringify(devAgentConfig(allowUnits, systemd, pgNames, slurm), null, 2)}\n`);
     if (slurm) say('note   Slurm answers here: ku-slurm job and resubmit are on (resubmission needs ku dev to run as root)');
+    else if (slurmState === 'silent') say('note   Slurm is installed but sinfo did not answer: ku-slurm is off (start slurmctld, then restart ku dev)');
     if (!systemd) say('note   this machine did not boot with systemd: sys.* and journal ops are off');
     else if (!allowUnits.length) say('note   restarts are off; allow some with --allow-unit GLOB');
     const agent = startChild(AGENT_MAIN, ['start', '--state', agentDir, '--hub', hubAddr], join(dir, 'agent.log'), pgEnv);

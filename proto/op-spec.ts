@@ -32,6 +32,8 @@ export interface OpSpec<P extends z.ZodObject = z.ZodObject, R extends z.ZodType
     readonly positional?: readonly string[];
     /** Extra spellings of the command. */
     readonly aliases?: readonly string[];
+    /** Extra spellings of flags: alias (kebab-case, no dashes) → the param's own flag. */
+    readonly flagAliases?: Readonly<Record<string, string>>;
   };
   /** Whether the change can destroy or interrupt something (a dropped index, a restarted service). */
   readonly destructive?: boolean;

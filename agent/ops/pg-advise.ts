@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { pgAdvise } from '../../proto/catalogue/pg-ops.js';
 import { KuError } from '../../proto/errors.js';
-import { pgError, pickDb, quoteIdent, tableAllowed, tableColumns, withDb } from '../postgres/db.js';
+import { OWN_STATEMENTS_EXCLUDED, pgError, pickDb, quoteIdent, tableAllowed, tableColumns, withDb } from '../postgres/db.js';
 import { nodes, Prepared, readOnly, type PlanNode } from '../postgres/plan.js';
 import { implement } from './types.js';
 
@@ -91,7 +91,7 @@ export default implement({
         if (!have.has('pg_stat_statements')) throw new KuError('KU_ERR_PG_EXTENSION_MISSING', 'pg_stat_statements is not installed in this database');
         const r = await c.query<{ query: string }>(
           `SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND toplevel
-              AND userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user) AND query NOT ILIKE 'EXPLAIN%'
+              AND ${OWN_STATEMENTS_EXCLUDED} AND query NOT ILIKE 'EXPLAIN%'
               AND query ~* '^\\s*(select|with|update|delete)' ORDER BY total_exec_time DESC LIMIT $1`,
           [params.top ?? 5],
         );

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { pgBuilds, pgExplain, pgTopQueries } from '../../proto/catalogue/pg-ops.js';
 import { KuError } from '../../proto/errors.js';
-import { pgError, pickDb, withDb } from '../postgres/db.js';
+import { OWN_STATEMENTS_EXCLUDED, pgError, pickDb, withDb } from '../postgres/db.js';
 import { Prepared, queryById, readOnly, summarize } from '../postgres/plan.js';
 import { implement } from './types.js';
 
@@ -18,8 +18,7 @@ export const topQueries = implement({
                   shared_blks_hit::float8 AS hit, shared_blks_read::float8 AS read
              FROM pg_stat_statements
             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-              AND userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user) -- not ku's own queries
-              AND query NOT ILIKE 'EXPLAIN%' AND toplevel
+              AND ${OWN_STATEMENTS_EXCLUDED} AND query NOT ILIKE 'EXPLAIN%' AND toplevel
             ORDER BY total_exec_time DESC LIMIT $1`,
           [params.limit],
         );

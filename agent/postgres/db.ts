@@ -60,7 +60,31 @@ export function pgError(e: unknown, what: string): KuError {
   return new KuError('KU_ERR_PG_FAILED', `${what}: ${err.message ?? String(e)}`, details);
 }
 
-/** Open a connection named for ku (visible in pg_stat_activity). */
+/**
+ * Every statement ku sends starts with this comment. pg_stat_statements keeps a leading comment in
+ * the text it records, so ku's own catalog reads, EXPLAINs and DDL can be told from the workload
+ * (OWN_STATEMENTS_EXCLUDED), even when the agent connects as the same role as the application.
+ */
+export const KU_SQL_MARK = '/* ku */ ';
+
+/** A WHERE condition on pg_stat_statements that leaves out what ku itself ran. */
+export const OWN_STATEMENTS_EXCLUDED = `query NOT LIKE '${KU_SQL_MARK.trim()}%'`;
+
+/** Make `client.query` put KU_SQL_MARK before the text of every statement. */
+function markStatements(client: pg.Client): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const mark = (q: unknown): unknown => {
+    if (typeof q === 'string') return KU_SQL_MARK + q;
+    // A config object ({text, values, name}); submittables (cursors) are left alone.
+    if (q && typeof q === 'object' && typeof (q as { text?: unknown }).text === 'string' && typeof (q as { submit?: unknown }).submit !== 'function') {
+      return { ...q, text: KU_SQL_MARK + (q as { text: string }).text };
+    }
+    return q;
+  };
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (q: unknown, ...rest: unknown[]) => query(mark(q), ...rest);
+}
+
+/** Open a connection named for ku (visible in pg_stat_activity), its statements marked as ku's. */
 export async function connect(db: PgDatabase, purpose: string): Promise<pg.Client> {
   let url: string;
   try {
@@ -70,6 +94,7 @@ export async function connect(db: PgDatabase, purpose: string): Promise<pg.Clien
   }
   const client = new pg.Client({ connectionString: url, application_name: `ku-agent ${purpose}`.slice(0, 63), connectionTimeoutMillis: 10_000 });
   client.on('error', () => undefined); // a dropped connection surfaces on the next query
+  markStatements(client);
   try {
     await client.connect();
   } catch (e) {

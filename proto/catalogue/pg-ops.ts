@@ -91,7 +91,7 @@ export const pgApplyIndex = defineOp({
     'KU_ERR_PG_TABLE_NOT_FOUND', 'KU_ERR_PG_COLUMN_NOT_FOUND', 'KU_ERR_PG_TABLE_NOT_ALLOWED', 'KU_ERR_PG_LOCK_TIMEOUT', 'KU_ERR_PG_DUPLICATE_KEYS',
     'KU_ERR_PG_BUILD_IN_PROGRESS', 'KU_ERR_PG_BUILD_LIMIT', 'KU_ERR_PG_QUERY_INVALID', 'KU_ERR_PG_FAILED', 'KU_ERR_LIMIT_EXCEEDED',
   ],
-  cli: { bin: 'ku-pg', command: 'apply-index' },
+  cli: { bin: 'ku-pg', command: 'apply-index', flagAliases: { 'for-query': 'query' } },
 });
 
 /** `ku-pg drop-index --index NAME` */
