@@ -130,7 +130,7 @@ export async function readJournal(exec: Executor, q: JournalRequest): Promise<Jo
   if (r.aborted) throw q.signal.reason instanceof KuError ? q.signal.reason : new KuError('KU_ERR_CANCELLED', 'journal read cancelled');
   if (r.timedOut) throw new KuError('KU_ERR_TIMEOUT', 'journal read took too long');
   if (!r.stoppedEarly && r.code !== 0) {
-    // journalctl exits 1 with "No entries" only under --quiet when nothing matched? It exits 0; anything else is an error.
+    // No matching entries is exit 0 under --quiet; any other exit is a real failure (bad directory, no access).
     throw new KuError('KU_ERR_JOURNAL_FAILED', `journalctl exited ${r.code}: ${r.stderr.trim().slice(0, 500)}`);
   }
   return { entries, truncated };
