@@ -38,7 +38,7 @@ export function buildAgent(stateDir: string, deps: AgentDeps): Agent {
   const state = new AgentState(stateDir);
   const meta = state.meta();
   const log = (deps.log ?? silentLogger()).child({ agent: meta.name });
-  const dispatcher = new Dispatcher(deps.table ?? OP_TABLE, deps.config, { log: log.child({ c: 'dispatch' }), exec: deps.exec ?? execArgv });
+  const dispatcher = new Dispatcher(deps.table ?? OP_TABLE, deps.config, { log: log.child({ c: 'dispatch' }), exec: deps.exec ?? execArgv, storeDir: state.storeDir });
   const link = new AgentLink({ hub: deps.hub ?? meta.hub, state, dispatcher, log: log.child({ c: 'link' }), ...(deps.backoff ? { backoff: deps.backoff } : {}) });
   return {
     link,

@@ -11,6 +11,7 @@ import { errorToWire } from '../runtime/grpc.js';
 import type { Logger } from '../runtime/log.js';
 import type { AgentConfig } from './config.js';
 import type { Executor } from './executor.js';
+import { OpStore, opStoreFile } from './op-store.js';
 import type { OpImpl } from './ops/types.js';
 
 /** Largest params document the agent accepts. */
@@ -19,12 +20,13 @@ const MAX_PARAMS_BYTES = 64 * 1024;
 export class Dispatcher {
   private readonly table: ReadonlyMap<string, OpImpl>;
   private readonly running = new Map<string, AbortController>();
-  private readonly stores = new Map<string, Map<string, unknown>>();
+  private readonly stores = new Map<string, OpStore>();
 
   constructor(
     table: readonly OpImpl[],
     private readonly config: AgentConfig,
-    private readonly deps: { log: Logger; exec: Executor },
+    /** `storeDir`: where ops keep what must outlive the process (budgets); memory only without it. */
+    private readonly deps: { log: Logger; exec: Executor; storeDir?: string },
   ) {
     this.table = new Map(table.map((i) => [i.spec.name, i] as const));
   }
@@ -38,9 +40,13 @@ export class Dispatcher {
     return this.running.size;
   }
 
-  private storeOf(op: string): Map<string, unknown> {
+  private storeOf(op: string): OpStore {
     let s = this.stores.get(op);
-    if (!s) this.stores.set(op, (s = new Map()));
+    if (!s) {
+      const file = this.deps.storeDir ? opStoreFile(this.deps.storeDir, op) : null;
+      s = new OpStore(file, (err) => this.deps.log.warn({ op, file, err: err.message }, 'op store unreadable; starting it empty'));
+      this.stores.set(op, s);
+    }
     return s;
   }
 

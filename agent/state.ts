@@ -5,6 +5,7 @@
  * a crash never leaves a key that does not match its certificate.
  *
  *   DIR/agent.json  DIR/ca.crt  DIR/client.key (0600)  DIR/client.crt  [DIR/config.json]
+ *   DIR/store/OP.json (what ops remember across restarts, agent/op-store.ts)
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,11 @@ export interface AgentMeta {
 
 export class AgentState {
   constructor(readonly dir: string) {}
+
+  /** Where ops keep what must outlive the process (restart budgets, resubmission counts). */
+  get storeDir(): string {
+    return join(this.dir, 'store');
+  }
 
   get joined(): boolean {
     return existsSync(join(this.dir, AGENT_FILE));

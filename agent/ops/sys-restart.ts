@@ -43,11 +43,15 @@ export function allowed(unit: string, l: Pick<Limits, 'units'>): boolean {
   return l.units.some((g) => unitGlob(g.includes('.') || g.endsWith('*') ? g : `${g}.service`).test(unit));
 }
 
-/** Restart timestamps per unit within the window; kept per agent. */
+/** Restart timestamps per unit within the window; kept in the agent's state, across its restarts. */
 function budget(store: Map<string, unknown>, unit: string, l: Limits, now: number): { left: number; times: number[] } {
   const windowMs = l.budget.windowMinutes * 60_000;
-  const times = ((store.get(unit) as number[] | undefined) ?? []).filter((t) => t > now - windowMs);
-  store.set(unit, times);
+  const kept = (store.get(unit) as number[] | undefined) ?? [];
+  const times = kept.filter((t) => t > now - windowMs);
+  if (times.length !== kept.length) {
+    if (times.length) store.set(unit, times);
+    else store.delete(unit);
+  }
   return { left: Math.max(0, l.budget.max - times.length), times };
 }
 
@@ -75,7 +79,7 @@ export default implement({
         const retryAt = new Date(b.times[0]! + l.budget.windowMinutes * 60_000).toISOString();
         throw new KuError('KU_ERR_RESTART_BUDGET_EXCEEDED', `${unit} was restarted ${b.times.length} times in the last ${l.budget.windowMinutes} min (budget ${l.budget.max})`, { unit, retryAt });
       }
-      b.times.push(now); // an attempt counts whether or not it succeeds
+      ctx.store.set(unit, [...b.times, now]); // an attempt counts whether or not it succeeds
       const since = new Date(now - 1000).toISOString();
       const job = await bus.restart(unit, ctx.signal);
       ctx.progress({ unit, job: job.job, jobResult: job.result });

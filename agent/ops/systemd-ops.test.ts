@@ -2,12 +2,16 @@
  * Logic of the systemd ops with a fake bus and a fake executor (the real
  * ones are exercised in test/system against real systemd).
  */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveUnitName } from '../../proto/catalogue/systemd-common.js';
 import type { OpEvent } from '../../proto/wire.js';
 import { silentLogger } from '../../runtime/log.js';
 import { parseAgentConfig } from '../config.js';
 import { Dispatcher } from '../dispatch.js';
+import { OpStore } from '../op-store.js';
 import type { Executor } from '../executor.js';
 import { polkitRule } from '../polkit.js';
 import type { SystemdBus, UnitStatus } from '../systemd/bus.js';
@@ -38,8 +42,8 @@ function fakeBus(): { calls: string[]; bus: SystemdBus } {
 
 const noJournal: Executor = async () => ({ code: 0, signal: null, stdout: '', stderr: '', truncated: false, timedOut: false, aborted: false, stoppedEarly: false, durationMs: 0 });
 
-function dispatcher(ops: Record<string, object>) {
-  return new Dispatcher(OP_TABLE, parseAgentConfig({ ops }, OP_TABLE), { log: silentLogger(), exec: noJournal });
+function dispatcher(ops: Record<string, object>, storeDir?: string) {
+  return new Dispatcher(OP_TABLE, parseAgentConfig({ ops }, OP_TABLE), { log: silentLogger(), exec: noJournal, ...(storeDir ? { storeDir } : {}) });
 }
 
 async function call(d: Dispatcher, op: string, params: unknown): Promise<NonNullable<OpEvent['outcome']>> {
@@ -100,6 +104,42 @@ describe('sys.restart logic', () => {
     const third = await call(d, 'sys.restart', { unit: 'web' });
     expect(third.error?.code).toBe('KU_ERR_RESTART_BUDGET_EXCEEDED');
     expect(f.calls.filter((c) => c.startsWith('restart'))).toEqual(['restart web.service', 'restart web.service']);
+  });
+
+  it('the budget outlives the agent process: a new dispatcher on the same state still refuses', async () => {
+    const f = fakeBus();
+    restore = setBusFactory(async () => f.bus);
+    const dir = mkdtempSync(join(tmpdir(), 'ku-store-'));
+    try {
+      const ops = { 'sys.restart': { units: ['web.service'], budget: { max: 2, windowMinutes: 5 }, settleMs: 0 } };
+      const first = dispatcher(ops, dir);
+      expect((await call(first, 'sys.restart', { unit: 'web' })).ok).toBe(true);
+      expect((await call(first, 'sys.restart', { unit: 'web' })).ok).toBe(true);
+      // The agent restarts (crash, upgrade): same state directory, new process.
+      const second = dispatcher(ops, dir);
+      expect(JSON.parse((await call(second, 'sys.restart', { unit: 'web', dryRun: true })).data_json).budgetLeft).toBe(0);
+      expect((await call(second, 'sys.restart', { unit: 'web' })).error?.code).toBe('KU_ERR_RESTART_BUDGET_EXCEEDED');
+      expect(f.calls.filter((c) => c.startsWith('restart'))).toHaveLength(2);
+      expect(statSync(join(dir, 'sys.restart.json')).mode & 0o777).toBe(0o600);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unreadable store starts empty and says so instead of failing every call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ku-store-'));
+    try {
+      writeFileSync(join(dir, 'x.json'), '{not json');
+      const heard: string[] = [];
+      const s = new OpStore(join(dir, 'x.json'), (e) => heard.push(e.message));
+      expect(s.size).toBe(0);
+      expect(heard).toHaveLength(1);
+      s.set('a', [1]);
+      expect(JSON.parse(readFileSync(join(dir, 'x.json'), 'utf8'))).toEqual({ a: [1] });
+      expect(new OpStore(join(dir, 'x.json')).get('a')).toEqual([1]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a failed job is KU_ERR_UNIT_FAILED', async () => {
