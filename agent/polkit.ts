@@ -5,11 +5,10 @@
  * `ku-agent polkit-rule`.
  */
 import type { AgentConfig } from './config.js';
+import { unitGlob } from './ops/sys-restart.js';
 
-function globToJsRegex(glob: string): string {
-  const g = glob.includes('.') || glob.endsWith('*') ? glob : `${glob}.service`;
-  return `/^${g.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$/`;
-}
+/** The same pattern the agent's own check uses, as a JavaScript literal for polkit. */
+const globToJsRegex = (glob: string): string => String(unitGlob(glob));
 
 /** Text of a polkit rules file for this config and user. */
 export function polkitRule(config: AgentConfig, user: string, source: string): string {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { KuError } from '../proto/errors.js';
 import type { OpSpec } from '../proto/op-spec.js';
+import { globRegExp } from '../runtime/glob.js';
 import { matches, parseSelector, type Labels, type Selector } from '../runtime/selector.js';
 import { formatIssues } from './config.js';
 
@@ -41,10 +42,6 @@ interface CompiledRule {
   maxTargets: number | null;
 }
 
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.]/g, '\\.').replace(/\*/g, '.*')}$`);
-}
-
 /** A parsed, compiled roles file. */
 export class Policy {
   private constructor(private readonly roles: Map<string, CompiledRule[]>) {}
@@ -65,7 +62,7 @@ export class Policy {
               throw new KuError('KU_ERR_CONFIG_INVALID', `${where}: roles.${name}.${i}.hosts: ${(e as Error).message}`);
             }
           }
-          return { ops: rule.ops.map(globToRegExp), hosts, readOnly: rule.readOnly, maxTargets: rule.maxTargets ?? null };
+          return { ops: rule.ops.map((g) => globRegExp(g)), hosts, readOnly: rule.readOnly, maxTargets: rule.maxTargets ?? null };
         }),
       );
     }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { k8sUnreadyLogs } from '../../proto/catalogue/k8s-ops.js';
 import { KuError } from '../../proto/errors.js';
+import { globRegExp } from '../../runtime/glob.js';
 import { implement } from './types.js';
 
 type K8s = typeof import('@kubernetes/client-node');
@@ -18,10 +19,6 @@ const limits = z
     maxEvents: z.number().int().min(0).max(100).default(10).describe('events per pod'),
   })
   .strict();
-
-function glob(g: string): RegExp {
-  return new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-}
 
 function apiError(e: unknown, what: string): KuError {
   if (e instanceof KuError) return e;
@@ -40,7 +37,7 @@ export default implement({
   async run(params, ctx) {
     const kube = ctx.host.kubernetes;
     if (!kube) throw new KuError('KU_ERR_OP_NOT_ALLOWED', 'this agent has no kubernetes section in its config');
-    if (!kube.namespaces.some((g) => glob(g).test(params.namespace))) {
+    if (!kube.namespaces.some((g) => globRegExp(g).test(params.namespace))) {
       throw new KuError('KU_ERR_K8S_NAMESPACE_NOT_ALLOWED', `namespace ${params.namespace} is not in this agent's allowlist`, { allowed: kube.namespaces });
     }
     const k: K8s = await import('@kubernetes/client-node');

@@ -8,14 +8,15 @@ import { z } from 'zod';
 import { resolveUnitName } from '../../proto/catalogue/systemd-common.js';
 import { sysRestart } from '../../proto/catalogue/sys-restart.js';
 import { KuError } from '../../proto/errors.js';
+import { globRegExp } from '../../runtime/glob.js';
 import type { UnitStatus } from '../systemd/bus.js';
 import { existingUnit, withBus } from '../systemd/deps.js';
 import { readJournal, type JournalEntry } from '../systemd/journal.js';
 import { implement } from './types.js';
 
-/** Unit globs: `*` matches any run of characters, nothing else is special. */
+/** An allowlist entry as a pattern; an entry without a unit type (`nginx`) means `nginx.service`. */
 export function unitGlob(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+  return globRegExp(glob.includes('.') || glob.endsWith('*') ? glob : `${glob}.service`);
 }
 
 const limits = z
@@ -40,7 +41,7 @@ type Limits = z.output<typeof limits>;
 
 /** Whether the allowlist covers a unit; entries without a unit type mean `.service`. */
 export function allowed(unit: string, l: Pick<Limits, 'units'>): boolean {
-  return l.units.some((g) => unitGlob(g.includes('.') || g.endsWith('*') ? g : `${g}.service`).test(unit));
+  return l.units.some((g) => unitGlob(g).test(unit));
 }
 
 /** Restart timestamps per unit within the window; kept in the agent's state, across its restarts. */

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { KuError } from '../../proto/errors.js';
+import { globRegExp } from '../../runtime/glob.js';
 import type { HostSettings, PgDatabase } from '../config.js';
 
 /** A PostgreSQL identifier, quoted. */
@@ -117,7 +118,7 @@ export async function withDb<T>(db: PgDatabase, purpose: string, fn: (c: pg.Clie
 /** Whether a schema.table is in the allowlist globs. */
 export function tableAllowed(db: PgDatabase, schema: string, table: string): boolean {
   const full = `${schema}.${table}`;
-  return db.tables.some((g) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`).test(full));
+  return db.tables.some((g) => globRegExp(g).test(full));
 }
 
 const SYSTEM_SCHEMA = /^(pg_catalog|information_schema|pg_toast|pg_temp_\d+|pg_toast_temp_\d+)$/;
