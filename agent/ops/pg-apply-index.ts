@@ -27,10 +27,16 @@ const limits = z
   })
   .strict();
 
-/** Drop an INVALID index left by a failed build, retrying while something still blocks it. */
+/**
+ * Drop an INVALID index left by a failed build, retrying while something still blocks it. True
+ * when no INVALID index of that name remains. A valid index of the name is never dropped: it is
+ * not a leftover (another build finished it between this one's checks and its CREATE).
+ */
 export async function dropLeftover(c: pg.Client, indexSql: string, untilMs: number): Promise<boolean> {
   for (;;) {
     try {
+      const r = await c.query<{ valid: boolean }>('SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = to_regclass($1)', [indexSql]);
+      if (!r.rows[0] || r.rows[0].valid) return true;
       await c.query("SET lock_timeout = '2s'");
       await c.query(`DROP INDEX CONCURRENTLY IF EXISTS ${indexSql}`);
       return true;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { join } from 'node:path';
 import { cleanup, cli, control, identityCreds, principal, results, ROOT, run, runReq, startAgent, startHub, waitFor, type HubCtx } from '../helpers/rig.js';
+import { dropLeftover } from '../../agent/ops/pg-apply-index.js';
 import { requirePostgresRig, startPostgres, type PgInstance } from '../rig/postgres.js';
 
 const enabled = requirePostgresRig();
@@ -242,6 +243,18 @@ describe.runIf(enabled)('builds do not block writers, and failures leave nothing
     expect(r.code, r.stderr).toBe(0);
     expect(r.out.data.status).toBe('rebuilt');
     expect(await indexes('dupes')).toEqual([{ name: 'ku_dupes_v_idx', valid: true }]);
+  });
+
+  it('the cleanup after a failed build drops an INVALID index of its name, never a valid one', async () => {
+    // A build that loses a race (another finished the same index between its checks and its
+    // CREATE) fails on the name; what is there then is a valid index, and it must stay.
+    await db.sql('CREATE INDEX IF NOT EXISTS ku_dupes_v_idx ON dupes (v)', [], 'app');
+    const c = await db.client('postgres', 'app');
+    expect(await dropLeftover(c, '"public"."ku_dupes_v_idx"', Date.now() + 5000)).toBe(true);
+    expect(await indexes('dupes')).toEqual([{ name: 'ku_dupes_v_idx', valid: true }]);
+    await db.sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ku_dupes_v_idx'::regclass", [], 'app');
+    expect(await dropLeftover(c, '"public"."ku_dupes_v_idx"', Date.now() + 5000)).toBe(true);
+    expect(await indexes('dupes')).toEqual([]);
   });
 });
 
