@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { z } from 'zod';
 import { pgAdvise } from '../../proto/catalogue/pg-ops.js';
 import { KuError } from '../../proto/errors.js';
-import { OWN_STATEMENTS_EXCLUDED, pgError, pickDb, quoteIdent, tableAllowed, tableColumns, withDb } from '../postgres/db.js';
+import { findTable, OWN_STATEMENTS_EXCLUDED, pgError, pickDb, quoteIdent, tableColumns, withDb, type TableRef } from '../postgres/db.js';
 import { nodes, Prepared, readOnly, type PlanNode } from '../postgres/plan.js';
 import { implement } from './types.js';
 
@@ -114,22 +114,18 @@ export default implement({
             let coveredOnly = false;
             let notAllowed = 0;
             for (const [key, mentioned] of rels) {
-              const [schema, table] = key.split('.') as [string, string];
-              const row = (await c.query<{ oid: number; nspname: string }>(
-                `SELECT c.oid::int AS oid, n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.relname = $1 AND ($2 = '' OR n.nspname = $2) AND c.relkind IN ('r','p','m')
-                  ORDER BY array_position(current_schemas(true), n.nspname) NULLS LAST LIMIT 1`,
-                [table, schema],
-              )).rows[0];
-              if (!row) continue;
-              if (!tableAllowed(db, row.nspname, table) || /^(pg_catalog|information_schema)$/.test(row.nspname)) {
-                notAllowed++;
+              let t: TableRef;
+              try {
+                t = await findTable(c, db, key.startsWith('.') ? key.slice(1) : key);
+              } catch (e) {
+                if ((e as KuError).code === 'KU_ERR_PG_TABLE_NOT_ALLOWED') notAllowed++;
+                else if ((e as KuError).code !== 'KU_ERR_PG_TABLE_NOT_FOUND') throw e;
                 continue;
               }
-              const cols = await tableColumns(c, row.oid);
+              const cols = await tableColumns(c, t.oid);
               const useful = [...new Set(mentioned.filter((m) => cols.includes(m)))].slice(0, 6);
-              const existing = await existingLeadingColumns(c, row.oid);
-              const full = `${row.nspname}.${table}`;
+              const existing = await existingLeadingColumns(c, t.oid);
+              const full = `${t.schema}.${t.table}`;
               const options = [...useful.map((a) => [a]), ...useful.flatMap((a) => useful.filter((b) => b !== a).map((b) => [a, b]))];
               for (const o of options) {
                 if (covered(o, existing)) coveredOnly = true;

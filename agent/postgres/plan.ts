@@ -78,11 +78,14 @@ export class Prepared {
     }
   }
 
-  /** EXPLAIN (FORMAT JSON) of the generic plan: no values needed, nothing executed. */
+  /**
+   * EXPLAIN (FORMAT JSON) of the generic plan: no values needed, nothing executed. VERBOSE, because
+   * only then does the plan name each scanned relation's schema (`Sales.Orders`, not a guess).
+   */
   async explain(): Promise<PlanNode> {
     const args = this.nParams ? `(${Array.from({ length: this.nParams }, () => 'NULL').join(', ')})` : '';
     try {
-      const r = await this.c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON, VERBOSE false, COSTS true) EXECUTE ${this.name}${args}`);
+      const r = await this.c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON, VERBOSE true, COSTS true) EXECUTE ${this.name}${args}`);
       return r.rows[0]!['QUERY PLAN'][0].Plan;
     } catch (e) {
       throw pgError(e, 'explain');

@@ -152,6 +152,20 @@ describe.runIf(enabled)('the auto-indexing loop through ku-pg', () => {
   });
 });
 
+describe.runIf(enabled)('tables outside the search path', () => {
+  it('explain names the real schema of a scanned table, and advise finds the table there', async () => {
+    await db.sql('SET ROLE app_owner; CREATE TABLE "Sales"."Orders" AS SELECT g AS "Id", g % 1000 AS "CustomerId" FROM generate_series(1, 200000) g; RESET ROLE', [], 'app');
+    await db.sql('ANALYZE "Sales"."Orders"', [], 'app');
+    const q = 'SELECT * FROM "Sales"."Orders" WHERE "CustomerId" = $1';
+    const ex = await kupg('explain', '--query', q);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.out.data.summary.seqScans).toEqual(['Sales.Orders']);
+    const adv = await kupg('advise', '--query', q);
+    expect(adv.code, ex.stderr).toBe(0);
+    expect(adv.out.data.recommendations).toMatchObject([{ table: 'Sales.Orders', columns: ['CustomerId'] }]);
+  });
+});
+
 describe.runIf(enabled)('builds do not block writers, and failures leave nothing behind', () => {
   it('a concurrent writer keeps committing throughout the build, and progress streams', async () => {
     const writer = await db.client('app_user', 'app', 'app-pw');
