@@ -13,6 +13,11 @@ const queryRef = {
   query: pgQuery.optional().describe('the query, as SQL'),
   queryid: pgQueryId.optional().describe('the query, by its pg_stat_statements queryid'),
 };
+/** Ops that need their query one way or the other: `.refine(exactlyOneQuery, EXACTLY_ONE_QUERY)`. */
+const exactlyOneQuery = (p: { query?: string | undefined; queryid?: string | undefined }): boolean => !!p.query !== !!p.queryid;
+const EXACTLY_ONE_QUERY = { message: 'give exactly one of --query or --queryid', path: ['query'] };
+
+const index = pgTableName.describe('index, as NAME or SCHEMA.NAME');
 
 /** `ku-pg top-queries [--limit N]` */
 export const pgTopQueries = defineOp({
@@ -51,7 +56,7 @@ export const pgExplain = defineOp({
   params: z
     .object({ db, ...queryRef })
     .strict()
-    .refine((p) => !!p.query !== !!p.queryid, { message: 'give exactly one of --query or --queryid', path: ['query'] }),
+    .refine(exactlyOneQuery, EXACTLY_ONE_QUERY),
   result: z.object({ db: z.string(), query: z.string(), summary: planSummary, plan: z.unknown().describe('EXPLAIN (FORMAT JSON) output') }),
   errors: ['KU_ERR_PG_QUERY_INVALID', 'KU_ERR_PG_DB_NOT_ALLOWED', 'KU_ERR_PG_UNAVAILABLE'],
   cli: { bin: 'ku-pg', command: 'explain' },
@@ -101,7 +106,7 @@ export const pgDropIndex = defineOp({
   mutates: true,
   risk: 'medium',
   timeoutMs: 600_000,
-  params: z.object({ db, index: pgTableName.describe('index, as NAME or SCHEMA.NAME'), dryRun: z.boolean().default(false).describe('check only') }).strict(),
+  params: z.object({ db, index, dryRun: z.boolean().default(false).describe('check only') }).strict(),
   result: z.object({ db: z.string(), index: z.string(), table: z.string(), dropped: z.boolean(), ddl: z.string() }),
   errors: ['KU_ERR_PG_INDEX_NOT_FOUND', 'KU_ERR_PG_INDEX_NOT_OURS', 'KU_ERR_PG_INDEX_BACKS_CONSTRAINT', 'KU_ERR_PG_TABLE_NOT_ALLOWED', 'KU_ERR_PG_LOCK_TIMEOUT'],
   destructive: true,
@@ -118,12 +123,12 @@ export const pgVerifyIndex = defineOp({
   params: z
     .object({
       db,
-      index: pgTableName.describe('index, as NAME or SCHEMA.NAME'),
+      index,
       ...queryRef,
       baselineCost: z.number().positive().optional().describe('plan cost before the index; default: the one recorded by apply-index'),
     })
     .strict()
-    .refine((p) => !!p.query !== !!p.queryid, { message: 'give exactly one of --query or --queryid', path: ['query'] }),
+    .refine(exactlyOneQuery, EXACTLY_ONE_QUERY),
   result: z.object({
     verdict: z.enum(['SHIP', 'REVISE']),
     reasons: z.array(z.string()).describe('why not SHIP (empty when SHIP)'),
