@@ -9,6 +9,7 @@ import { EXIT } from '../proto/exit-codes.js';
 import type { OpBin, OpSpec } from '../proto/op-spec.js';
 import type { RunEvent } from '../proto/wire.js';
 import { parseDuration } from '../runtime/duration.js';
+import { parseShare } from '../runtime/share.js';
 import { opHelp, parseOpArgs, validateParams } from './args.js';
 import { RunPrinter } from './fanout.js';
 import { exitCodeFor, printCallError, processOut } from './output.js';
@@ -65,12 +66,19 @@ export async function runOpBin(bin: OpBin, argv: string[], env: NodeJS.ProcessEn
     }
   }
   if (common.host && common.selector) throw new KuError('KU_ERR_USAGE', 'use --host or --selector, not both');
+  for (const [flag, v] of [['--max-concurrency', common['max-concurrency']], ['--max-errors', common['max-errors']]] as const) {
+    // The hub's own parser, so the CLI refuses exactly what the hub would, before sending.
+    if (v !== undefined) {
+      try {
+        parseShare(v, 1, flag);
+      } catch (e) {
+        throw new KuError('KU_ERR_USAGE', (e as Error).message);
+      }
+    }
+  }
   const settings = resolveSettings(common, env);
   const { HubClient } = await import('./client.js');
   const client = new HubClient(settings);
-  for (const [flag, v] of [['--max-concurrency', common['max-concurrency']], ['--max-errors', common['max-errors']]] as const) {
-    if (v !== undefined && !/^\d{1,6}%?$/.test(v)) throw new KuError('KU_ERR_USAGE', `${flag} takes a number or a percentage such as 10 or 25%`);
-  }
   const printer = new RunPrinter(out, !out.json && !!process.stderr.isTTY);
   const ac = new AbortController();
   const onSig = (): void => ac.abort();

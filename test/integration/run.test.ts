@@ -44,7 +44,7 @@ describe('ku-diag host through hub and agent', () => {
     await startAgent(h);
     const id = await principal(h);
     const before = auditOf(h.dir).length;
-    for (const args of [['host', '--top', '500'], ['host', '--top', 'abc'], ['host', '--bogus'], ['host', 'extra-arg'], ['nosuch']]) {
+    for (const args of [['host', '--top', '500'], ['host', '--top', 'abc'], ['host', '--bogus'], ['host', 'extra-arg'], ['nosuch'], ['host', '--max-concurrency', '5x'], ['host', '--max-errors', '150%']]) {
       const r = await cli('ku-diag', [...args, '--json'], { KU_HUB: h.addr, KU_IDENTITY: id });
       expect(r.code, args.join(' ')).toBe(2);
       const out = JSON.parse(r.stdout.trim());
